@@ -1,0 +1,175 @@
+//! Diagnostics with attribute paths: how every user-facing problem reaches Terraform.
+
+use std::fmt;
+
+/// One step of an attribute path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathStep {
+    Attr(String),
+    Key(String),
+    Index(i64),
+}
+
+/// A path into a configuration value, e.g. `load.concurrency` or `scenario.requests[0].url`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AttrPath(pub Vec<PathStep>);
+
+impl AttrPath {
+    pub fn root(name: &str) -> AttrPath {
+        AttrPath(vec![PathStep::Attr(name.to_string())])
+    }
+    /// Parses `a.b[0].c["k"]`-style dotted paths, for convenience in resource code.
+    pub fn parse(s: &str) -> AttrPath {
+        let mut steps = Vec::new();
+        for part in s.split('.') {
+            let (name, mut rest) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            if !name.is_empty() {
+                steps.push(PathStep::Attr(name.to_string()));
+            }
+            while let Some(end) = rest.find(']') {
+                let inner = &rest[1..end];
+                if let Ok(i) = inner.parse::<i64>() {
+                    steps.push(PathStep::Index(i));
+                } else {
+                    steps.push(PathStep::Key(inner.trim_matches('"').to_string()));
+                }
+                rest = &rest[end + 1..];
+            }
+        }
+        AttrPath(steps)
+    }
+    pub fn attr(mut self, name: &str) -> AttrPath {
+        self.0.push(PathStep::Attr(name.to_string()));
+        self
+    }
+    pub fn index(mut self, i: usize) -> AttrPath {
+        self.0.push(PathStep::Index(i as i64));
+        self
+    }
+    pub fn key(mut self, k: &str) -> AttrPath {
+        self.0.push(PathStep::Key(k.to_string()));
+        self
+    }
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                PathStep::Attr(a) if i == 0 => write!(f, "{a}")?,
+                PathStep::Attr(a) => write!(f, ".{a}")?,
+                PathStep::Key(k) => write!(f, "[{k:?}]")?,
+                PathStep::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub summary: String,
+    pub detail: String,
+    pub attribute: Option<AttrPath>,
+}
+
+impl Diagnostic {
+    pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: detail.into(), attribute: None }
+    }
+    pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, summary: summary.into(), detail: detail.into(), attribute: None }
+    }
+    pub fn at(mut self, path: AttrPath) -> Diagnostic {
+        self.attribute = Some(path);
+        self
+    }
+}
+
+/// An ordered collection of diagnostics; errors and warnings mixed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn new() -> Diagnostics {
+        Diagnostics::default()
+    }
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+    pub fn error(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
+        self.0.push(Diagnostic::error(summary, detail));
+    }
+    pub fn warning(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
+        self.0.push(Diagnostic::warning(summary, detail));
+    }
+    /// An error pointing at the attribute at `path` (dotted form, see [`AttrPath::parse`]).
+    pub fn attr_error(&mut self, path: &str, summary: impl Into<String>, detail: impl Into<String>) {
+        self.0.push(Diagnostic::error(summary, detail).at(AttrPath::parse(path)));
+    }
+    pub fn attr_warning(&mut self, path: &str, summary: impl Into<String>, detail: impl Into<String>) {
+        self.0.push(Diagnostic::warning(summary, detail).at(AttrPath::parse(path)));
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Diagnostics {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            let sev = if d.severity == Severity::Error { "error" } else { "warning" };
+            match &d.attribute {
+                Some(p) => writeln!(f, "{sev}: {} ({p}): {}", d.summary, d.detail)?,
+                None => writeln!(f, "{sev}: {}: {}", d.summary, d.detail)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paths() {
+        let p = AttrPath::parse("scenario.requests[0].headers[\"x\"]");
+        assert_eq!(
+            p.0,
+            vec![
+                PathStep::Attr("scenario".into()),
+                PathStep::Attr("requests".into()),
+                PathStep::Index(0),
+                PathStep::Attr("headers".into()),
+                PathStep::Key("x".into()),
+            ]
+        );
+        assert_eq!(p.to_string(), "scenario.requests[0].headers[\"x\"]");
+    }
+}

@@ -1,0 +1,1 @@
+//! Resources and data sources: translation between Terraform values and the domain.
