@@ -1,3 +1,11 @@
 //! The DLT domain: scenario and results model, quality gates and reports (shared by the local
 //! engine and DLT on AWS), and the DLT REST API client. No Terraform types here.
+pub mod client;
 pub mod duration;
+pub mod gates;
+pub mod model;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod scenario;
+pub mod stack_outputs;

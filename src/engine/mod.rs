@@ -1,1 +1,193 @@
-//! Local load engine.
+//! Local load engine: a closed-model HTTP load generator with the same results model as DLT.
+//!
+//! `load.local_virtual_users()` virtual users each loop over the scenario's requests in order on
+//! their own keep-alive connection, started evenly over `ramp_up`, then held for `hold_for`.
+//! The load runs on dedicated OS threads, each with its own current-thread tokio runtime owning a
+//! share of the users (wrk-style), so [`run`] behaves the same whatever runtime awaits it (the
+//! plugin server is current-thread). Plain `http://` HTTP/1.1 goes through a lean hand-rolled
+//! client ([`http1`]); HTTPS negotiates HTTP/2 or HTTP/1.1 by ALPN ([`tls`], hyper for h2).
+//! Latency goes into HDR histograms ([`stats`]), so memory does not grow with the run length.
+
+pub mod cli;
+mod http1;
+mod plan;
+mod stats;
+mod tls;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::dlt::results::RunResults;
+use crate::dlt::scenario::{Load, RequestSpec};
+
+/// Knobs of the local engine that are not part of the test definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Per-request timeout (connect + TLS + request + full response); a late request is a
+    /// `"timeout"` failure.
+    pub request_timeout: Duration,
+    /// Stop after this many requests in total (counted or not); `None` runs for the full duration.
+    pub max_requests: Option<u64>,
+    /// Worker threads; `None` uses the available cores. Never more than the virtual users.
+    pub threads: Option<usize>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            request_timeout: Duration::from_secs(30),
+            max_requests: None,
+            threads: None,
+        }
+    }
+}
+
+/// Why a run did not produce results.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A request of the scenario cannot be sent (bad URL, method or header).
+    #[error("request {index} is invalid: {reason}")]
+    InvalidRequest { index: usize, reason: String },
+    #[error("the scenario has no requests")]
+    NoRequests,
+    #[error("the load has no virtual users (concurrency x task_count is 0)")]
+    NoVirtualUsers,
+    /// The TLS client could not be set up (unreadable `SSL_CERT_FILE`, no usable roots).
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error("could not start an engine worker thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// A worker thread died (runtime creation failed or it panicked).
+    #[error("engine worker failed: {0}")]
+    Worker(String),
+    /// The cancellation token fired; `partial` holds what was measured until then.
+    #[error("the run was cancelled")]
+    Cancelled { partial: RunResults },
+}
+
+/// Offline check of every request (URL scheme and host, method token, header names and values),
+/// for plan-time diagnostics: returns the index of the first bad request and why.
+pub fn validate_requests(requests: &[RequestSpec]) -> Result<(), (usize, String)> {
+    plan::Plan::build(requests).map(|_| ())
+}
+
+/// Runs the load and returns the aggregated results.
+///
+/// Stops at the end of `ramp_up + hold_for` (requests still in flight then are dropped and not
+/// counted), when `opts.max_requests` requests are done, or when `cancel` fires (then
+/// [`EngineError::Cancelled`] carries the partial results). Dropping the returned future stops the
+/// workers too.
+pub async fn run(
+    requests: &[RequestSpec],
+    load: &Load,
+    opts: &EngineOptions,
+    cancel: CancellationToken,
+) -> Result<RunResults, EngineError> {
+    if requests.is_empty() {
+        return Err(EngineError::NoRequests);
+    }
+    let plan = plan::Plan::build(requests).map_err(|(index, reason)| EngineError::InvalidRequest { index, reason })?;
+    let users = load.local_virtual_users();
+    if users == 0 {
+        return Err(EngineError::NoVirtualUsers);
+    }
+    let tls = if plan.needs_tls() {
+        Some(tls::client_config().map_err(EngineError::Tls)?)
+    } else {
+        None
+    };
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .clamp(1, usize::try_from(users).unwrap_or(usize::MAX));
+
+    // Internal stop signal: fired by the caller's token or when this future is dropped.
+    let stop = cancel.child_token();
+    let _stop_on_drop = stop.clone().drop_guard();
+    let start = Instant::now();
+    let shared = Arc::new(worker::Shared {
+        plan,
+        tls,
+        users,
+        threads,
+        start,
+        ramp_up: load.ramp_up,
+        deadline: start + load.ramp_up + load.hold_for,
+        request_timeout: opts.request_timeout,
+        max_requests: opts.max_requests,
+        claimed: AtomicU64::new(0),
+        progress: (0..threads).map(|_| worker::Progress::default()).collect(),
+        stop: stop.clone(),
+    });
+    log::info!(
+        "local engine: {users} virtual users on {threads} threads, ramp-up {:?}, hold for {:?}",
+        load.ramp_up,
+        load.hold_for
+    );
+
+    let mut receivers = Vec::with_capacity(threads);
+    for index in 0..threads {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name(format!("dlt-engine-{index}"))
+            .spawn(move || {
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker::thread_main(&shared, index)));
+                let outcome = outcome.unwrap_or_else(|_| Err("worker thread panicked".to_string()));
+                let _ = tx.send(outcome);
+            })
+            .map_err(|e| {
+                stop.cancel();
+                EngineError::Spawn(e)
+            })?;
+        receivers.push(rx);
+    }
+
+    let mut merged = stats::ThreadStats::new(shared.plan.labels.len());
+    let mut failure = None;
+    let mut finished_at = start;
+    for rx in receivers {
+        match rx.await {
+            Ok(Ok(done)) => {
+                finished_at = finished_at.max(done.finished_at);
+                merged.merge(&done.stats);
+            }
+            Ok(Err(e)) => {
+                stop.cancel();
+                failure.get_or_insert(e);
+            }
+            Err(_) => {
+                stop.cancel();
+                failure.get_or_insert_with(|| "worker thread exited without results".to_string());
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(EngineError::Worker(e));
+    }
+    // A run that reached its deadline measured exactly ramp_up + hold_for.
+    let end = finished_at.min(shared.deadline);
+    let measured = end.saturating_duration_since(start);
+    let results = merged.into_results(&shared.plan.labels, measured);
+    let done = shared
+        .progress
+        .iter()
+        .map(|p| p.requests.load(Ordering::Relaxed))
+        .sum::<u64>();
+    log::info!(
+        "local engine: finished after {:.1}s: {} requests ({} counted), {} failures",
+        measured.as_secs_f64(),
+        done,
+        results.total.requests,
+        results.total.failures
+    );
+    if cancel.is_cancelled() {
+        return Err(EngineError::Cancelled { partial: results });
+    }
+    Ok(results)
+}

@@ -1,1 +1,7 @@
 //! Resources and data sources: translation between Terraform values and the domain.
+pub mod checks;
+pub mod stack;
+pub mod stack_data;
+pub mod test_run;
+mod test_run_dlt;
+pub mod test_run_schema;

@@ -1,0 +1,15 @@
+//! Generates the tfplugin6 and go-plugin controller gRPC code (server and client stubs; the
+//! client stubs serve the fake-core integration test). Uses the vendored protoc so a build
+//! needs no system protobuf compiler.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/tfplugin6.proto");
+    println!("cargo:rerun-if-changed=proto/grpc_controller.proto");
+    // Build scripts are single-threaded, so setting the variable for the protoc child is sound.
+    std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_protos(&["proto/tfplugin6.proto", "proto/grpc_controller.proto"], &["proto"])?;
+    Ok(())
+}

@@ -1,0 +1,471 @@
+//! CI reports of a run, the same for both engines: JUnit XML (one testcase per gate, so CI test
+//! viewers show which gate failed and by how much) and a JSON document with everything.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::gates::GateResult;
+use super::results::RunResults;
+use super::scenario::TestSpec;
+
+/// Facts about the run that are not results: where and when it ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportMeta {
+    /// DLT testId, or `local-...` on the local engine.
+    pub test_id: String,
+    /// `"local"` or `"dlt"`.
+    pub engine: String,
+    /// `complete`, `failed` or `cancelled`.
+    pub status: String,
+    /// RFC 3339 timestamps.
+    pub started_at: String,
+    pub finished_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+    /// The run's verdict as the caller decided it (gates passed and something was measured).
+    pub passed: bool,
+}
+
+/// A report could not be written; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("writing report {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("encoding report {}: {source}", path.display())]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::write(path, contents).map_err(io)
+}
+
+/// Writes a JUnit XML report: one `<testsuite>` named after the test, one `<testcase>` per gate
+/// (a failed gate carries `<failure>` with threshold and actual). With no gates there is a single
+/// testcase "run completed", failed when the run did not complete or measured nothing.
+pub fn write_junit(
+    path: &Path,
+    spec: &TestSpec,
+    results: &RunResults,
+    gates: &[GateResult],
+    meta: &ReportMeta,
+) -> Result<(), ReportError> {
+    write_file(path, junit_xml(spec, results, gates, meta).as_bytes())
+}
+
+/// Writes the JSON report: metadata, the test definition, results and gate verdicts.
+pub fn write_json(
+    path: &Path,
+    spec: &TestSpec,
+    results: &RunResults,
+    gates: &[GateResult],
+    meta: &ReportMeta,
+) -> Result<(), ReportError> {
+    let doc = JsonReport {
+        metadata: meta,
+        test: spec,
+        passed: meta.passed,
+        gates,
+        results,
+    };
+    let mut text = serde_json::to_vec_pretty(&doc).map_err(|source| ReportError::Encode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.push(b'\n');
+    write_file(path, &text)
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    metadata: &'a ReportMeta,
+    test: &'a TestSpec,
+    passed: bool,
+    gates: &'a [GateResult],
+    results: &'a RunResults,
+}
+
+/// The JUnit document as a string.
+pub fn junit_xml(spec: &TestSpec, r: &RunResults, gates: &[GateResult], meta: &ReportMeta) -> String {
+    let run_ok = meta.status.is_empty() || meta.status == "complete";
+    let cases: Vec<(String, Option<(String, String)>)> = if gates.is_empty() {
+        let failure = if !run_ok {
+            Some((
+                format!("run {}", meta.status),
+                format!("the run ended with status {:?}", meta.status),
+            ))
+        } else if r.total.requests == 0 {
+            Some((
+                "no requests were measured".to_string(),
+                "the run completed without a single request".to_string(),
+            ))
+        } else {
+            None
+        };
+        vec![("run completed".to_string(), failure)]
+    } else {
+        gates
+            .iter()
+            .map(|g| {
+                let failure = (!g.passed).then(|| {
+                    (
+                        format!(
+                            "{}: actual {} does not meet threshold {}",
+                            g.gate, g.actual, g.threshold
+                        ),
+                        format!("gate: {}\nthreshold: {}\nactual: {}", g.gate, g.threshold, g.actual),
+                    )
+                });
+                (g.gate.clone(), failure)
+            })
+            .collect()
+    };
+    let failures = cases.iter().filter(|(_, f)| f.is_some()).count();
+    let time = format!("{:.3}", r.duration_seconds.max(0.0));
+    let classname = format!("dlt.{}", spec.name);
+    let t = &r.total;
+
+    let mut x = String::with_capacity(2048);
+    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">",
+        esc(&spec.name),
+        cases.len()
+    );
+    let _ = write!(
+        x,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\"",
+        esc(&spec.name),
+        cases.len()
+    );
+    if let Some(ts) = junit_timestamp(&meta.started_at) {
+        let _ = write!(x, " timestamp=\"{}\"", esc(&ts));
+    }
+    let _ = writeln!(
+        x,
+        " hostname=\"{}\">",
+        esc(if meta.engine.is_empty() { "local" } else { &meta.engine })
+    );
+    x.push_str("    <properties>\n");
+    let props: [(&str, String); 16] = [
+        ("test_id", meta.test_id.clone()),
+        ("engine", meta.engine.clone()),
+        ("status", meta.status.clone()),
+        ("started_at", meta.started_at.clone()),
+        ("finished_at", meta.finished_at.clone()),
+        ("description", spec.description.clone()),
+        ("requests", t.requests.to_string()),
+        ("failures", t.failures.to_string()),
+        ("success_rate", format!("{:.2}", t.success_rate)),
+        ("throughput", format!("{:.2}", t.throughput)),
+        ("avg_response_time_ms", format!("{:.3}", t.avg_response_time_ms)),
+        ("p50_ms", format!("{:.3}", t.p50_ms)),
+        ("p95_ms", format!("{:.3}", t.p95_ms)),
+        ("p99_ms", format!("{:.3}", t.p99_ms)),
+        ("max_ms", format!("{:.3}", t.max_ms)),
+        ("percentile_method", r.percentile_method.clone()),
+    ];
+    for (name, value) in props.iter().filter(|(_, v)| !v.is_empty()) {
+        let _ = writeln!(x, "      <property name=\"{}\" value=\"{}\"/>", esc(name), esc(value));
+    }
+    if let Some(url) = &meta.console_url {
+        let _ = writeln!(x, "      <property name=\"console_url\" value=\"{}\"/>", esc(url));
+    }
+    x.push_str("    </properties>\n");
+    for (name, failure) in &cases {
+        let _ = write!(
+            x,
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{time}\"",
+            esc(name),
+            esc(&classname)
+        );
+        match failure {
+            None => x.push_str("/>\n"),
+            Some((message, detail)) => {
+                let _ = writeln!(
+                    x,
+                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    esc(message),
+                    if gates.is_empty() { "RunFailed" } else { "GateFailed" },
+                    esc(detail)
+                );
+            }
+        }
+    }
+    let codes: Vec<String> = r.status_codes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let out = format!(
+        "{} requests, {} failures ({:.2}% success), {:.2} req/s over {:.2}s; p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms{}",
+        t.requests,
+        t.failures,
+        t.success_rate,
+        t.throughput,
+        r.duration_seconds,
+        t.p50_ms,
+        t.p95_ms,
+        t.p99_ms,
+        if codes.is_empty() { String::new() } else { format!("; failures by code: {}", codes.join(" ")) }
+    );
+    let _ = writeln!(x, "    <system-out>{}</system-out>", esc(&out));
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+/// JUnit's schema wants a local ISO 8601 time without offset; RFC 3339 input is turned into UTC.
+fn junit_timestamp(rfc3339: &str) -> Option<String> {
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = t.to_offset(time::UtcOffset::UTC);
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
+}
+
+/// Escapes text for XML attributes and content, dropping characters XML 1.0 cannot carry.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::dlt::gates::Gates;
+    use crate::dlt::results::Stats;
+    use crate::dlt::scenario::{Load, RequestSpec, Scenario};
+
+    fn spec(name: &str) -> TestSpec {
+        TestSpec {
+            name: name.to_string(),
+            description: "PR <gate> & \"smoke\"".to_string(),
+            scenario: Scenario::Simple {
+                requests: vec![RequestSpec {
+                    url: "http://127.0.0.1/?a=1&b=2".into(),
+                    method: "GET".into(),
+                    headers: Default::default(),
+                    body: String::new(),
+                }],
+            },
+            load: Load {
+                concurrency: 2,
+                task_count: 1,
+                regions: vec![],
+                ramp_up: Duration::ZERO,
+                hold_for: Duration::from_secs(1),
+            },
+            gates: Gates::default(),
+        }
+    }
+
+    fn results() -> RunResults {
+        RunResults {
+            total: Stats {
+                requests: 1000,
+                successes: 900,
+                failures: 100,
+                success_rate: 90.0,
+                throughput: 100.0,
+                p95_ms: 12.5,
+                ..Stats::default()
+            },
+            duration_seconds: 10.0,
+            status_codes: [("500".to_string(), 100)].into_iter().collect(),
+            percentile_method: "exact".into(),
+            ..RunResults::default()
+        }
+    }
+
+    fn meta() -> ReportMeta {
+        ReportMeta {
+            test_id: "local-1".into(),
+            engine: "local".into(),
+            status: "complete".into(),
+            started_at: "2025-01-02T03:04:05+01:00".into(),
+            finished_at: "2025-01-02T03:04:15+01:00".into(),
+            console_url: None,
+            passed: false,
+        }
+    }
+
+    /// A minimal XML well-formedness check: balanced, properly nested tags, quoted attributes,
+    /// known entities only, no raw `<` or `&` in text.
+    fn check_well_formed(xml: &str) -> Result<Vec<String>, String> {
+        let mut stack: Vec<String> = Vec::new();
+        let mut opened = Vec::new();
+        let mut rest = xml
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            .ok_or("no XML declaration")?;
+        let check_text = |t: &str| -> Result<(), String> {
+            let mut s = t;
+            while let Some(i) = s.find('&') {
+                s = &s[i + 1..];
+                let end = s.find(';').ok_or("unterminated entity")?;
+                let ent = &s[..end];
+                let known = ["amp", "lt", "gt", "quot", "apos"].contains(&ent)
+                    || (ent.starts_with('#') && ent[1..].chars().all(|c| c.is_ascii_digit()));
+                if !known {
+                    return Err(format!("unknown entity {ent}"));
+                }
+            }
+            Ok(())
+        };
+        while !rest.is_empty() {
+            let lt = rest.find('<').unwrap_or(rest.len());
+            check_text(&rest[..lt])?;
+            if rest[..lt].contains('>') {
+                return Err("raw > in text".into());
+            }
+            rest = &rest[lt..];
+            if rest.is_empty() {
+                break;
+            }
+            let gt = rest.find('>').ok_or("unterminated tag")?;
+            let tag = &rest[1..gt];
+            rest = &rest[gt + 1..];
+            if tag.contains('<') {
+                return Err(format!("raw < inside tag {tag}"));
+            }
+            if let Some(name) = tag.strip_prefix('/') {
+                if stack.pop().as_deref() != Some(name) {
+                    return Err(format!("mismatched </{name}>"));
+                }
+                continue;
+            }
+            let self_closing = tag.ends_with('/');
+            let body = tag.trim_end_matches('/');
+            let name = body.split_whitespace().next().ok_or("empty tag")?.to_string();
+            let mut attrs = body[name.len()..].trim();
+            while !attrs.is_empty() {
+                let eq = attrs.find("=\"").ok_or(format!("unquoted attribute in <{name}>"))?;
+                let after = &attrs[eq + 2..];
+                let close = after.find('"').ok_or("unterminated attribute")?;
+                check_text(&after[..close])?;
+                attrs = after[close + 1..].trim_start();
+            }
+            opened.push(name.clone());
+            if !self_closing {
+                stack.push(name);
+            }
+        }
+        if stack.is_empty() {
+            Ok(opened)
+        } else {
+            Err(format!("unclosed {stack:?}"))
+        }
+    }
+
+    #[test]
+    fn junit_has_one_testcase_per_gate_and_failures() {
+        let gates = Gates {
+            min_success_rate: Some(95.0),
+            max_p95: Some(Duration::from_millis(100)),
+            ..Gates::default()
+        }
+        .evaluate(&results());
+        let xml = junit_xml(&spec("check<out> & \"more\""), &results(), &gates, &meta());
+        let tags = check_well_formed(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        assert_eq!(tags.iter().filter(|t| *t == "testcase").count(), 2);
+        assert_eq!(tags.iter().filter(|t| *t == "failure").count(), 1);
+        assert_eq!(tags.iter().filter(|t| *t == "testsuite").count(), 1);
+        assert!(
+            xml.contains("name=\"check&lt;out&gt; &amp; &quot;more&quot;\""),
+            "{xml}"
+        );
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("type=\"GateFailed\""), "{xml}");
+        assert!(xml.contains("threshold &gt;= 95%"), "{xml}");
+        assert!(xml.contains("actual 90%"), "{xml}");
+        assert!(xml.contains("timestamp=\"2025-01-02T02:04:05\""), "{xml}");
+    }
+
+    #[test]
+    fn junit_without_gates_has_run_completed() {
+        let xml = junit_xml(&spec("t"), &results(), &[], &meta());
+        check_well_formed(&xml).unwrap();
+        assert!(xml.contains("<testcase name=\"run completed\""), "{xml}");
+        assert!(!xml.contains("<failure"), "{xml}");
+        let cancelled = ReportMeta {
+            status: "cancelled".into(),
+            ..meta()
+        };
+        let xml = junit_xml(&spec("t"), &results(), &[], &cancelled);
+        check_well_formed(&xml).unwrap();
+        assert!(xml.contains("<failure message=\"run cancelled\""), "{xml}");
+    }
+
+    #[test]
+    fn control_characters_are_dropped() {
+        assert_eq!(esc("a\u{1}b\tc"), "a\u{FFFD}b&#9;c");
+    }
+
+    #[test]
+    fn writes_files_creating_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("a/b/report.xml");
+        let json = dir.path().join("c/report.json");
+        let gates = Gates {
+            max_failures: Some(10),
+            ..Gates::default()
+        }
+        .evaluate(&results());
+        write_junit(&junit, &spec("t"), &results(), &gates, &meta()).unwrap();
+        write_json(&json, &spec("t"), &results(), &gates, &meta()).unwrap();
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        check_well_formed(&xml).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(doc["passed"], false);
+        assert_eq!(doc["metadata"]["test_id"], "local-1");
+        assert_eq!(doc["results"]["requests"], 1000);
+        assert_eq!(doc["results"]["status_codes"]["500"], 100);
+        assert_eq!(doc["gates"][0]["gate"], "max_failures");
+        assert_eq!(doc["test"]["name"], "t");
+        assert_eq!(doc["test"]["load"]["hold_for"], "1s");
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let path = blocker.join("report.xml");
+        let err = write_junit(&path, &spec("t"), &results(), &[], &meta()).unwrap_err();
+        assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+    }
+}

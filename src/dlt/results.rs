@@ -1,0 +1,65 @@
+//! The results model shared by the local engine and DLT: times in milliseconds, throughput in
+//! requests per second (DLT's own stats are seconds-as-strings and a request *count* called
+//! `throughput`; `src/dlt/model.rs` converts).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Aggregated figures for the whole run or one label.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// successes / requests x 100; 0 when there were no requests.
+    pub success_rate: f64,
+    /// Requests per second over the measured duration.
+    pub throughput: f64,
+    pub avg_response_time_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Stats {
+    /// Success rate as SPEC defines it; zero requests gives 0 (and fails every gate anyway).
+    pub fn compute_success_rate(successes: u64, requests: u64) -> f64 {
+        if requests == 0 {
+            0.0
+        } else {
+            successes as f64 / requests as f64 * 100.0
+        }
+    }
+}
+
+/// Results of one label (a request URL or a JMeter sampler name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelResults {
+    pub label: String,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+/// Results of a whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    #[serde(flatten)]
+    pub total: Stats,
+    /// Measured duration (hold-for plus ramp-up on the local engine; DLT's `testDuration`).
+    pub duration_seconds: f64,
+    #[serde(default)]
+    pub labels: Vec<LabelResults>,
+    /// Failure counts by HTTP status code or error kind (`"500"`, `"timeout"`, `"connect"`).
+    #[serde(default)]
+    pub status_codes: BTreeMap<String, u64>,
+    /// Per-region totals (DLT only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub regions: BTreeMap<String, Stats>,
+    /// How percentiles were computed, for honest reporting: `"exact"` (local HDR histogram) or
+    /// `"mean of per-task percentiles"` (DLT's aggregation).
+    #[serde(default)]
+    pub percentile_method: String,
+}

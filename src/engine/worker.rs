@@ -1,0 +1,260 @@
+//! Worker threads and virtual users. Each thread runs a current-thread runtime with a share of
+//! the users as local tasks recording into one thread-local [`ThreadStats`] (no locks, no
+//! cross-thread traffic per request beyond two relaxed counters); the thread stops the moment
+//! the deadline passes, the stop token fires or all its users are done.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::SendRequest;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::task::{JoinSet, LocalSet};
+use tokio_rustls::client::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use super::http1::H1;
+use super::plan::{Origin, Plan, Prepared};
+use super::stats::{ErrorKind, ThreadStats};
+
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Everything the worker threads share for one run (read-only but for the counters).
+pub(crate) struct Shared {
+    pub plan: Plan,
+    pub tls: Option<Arc<ClientConfig>>,
+    pub users: u64,
+    pub threads: usize,
+    pub start: Instant,
+    pub ramp_up: Duration,
+    /// End of hold-for: responses completing later are not counted.
+    pub deadline: Instant,
+    pub request_timeout: Duration,
+    pub max_requests: Option<u64>,
+    /// Requests started so far, only maintained when `max_requests` is set.
+    pub claimed: AtomicU64,
+    /// One slot per thread, for the progress log.
+    pub progress: Vec<Progress>,
+    pub stop: CancellationToken,
+}
+
+/// Per-thread progress counters on their own cache lines, read by the progress log.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Progress {
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+}
+
+/// A thread's results.
+pub(crate) struct Done {
+    pub stats: ThreadStats,
+    pub finished_at: Instant,
+}
+
+/// Runs this thread's share of the virtual users until the run ends.
+pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("could not build the worker runtime: {e}"))?;
+    let stats = Rc::new(RefCell::new(ThreadStats::new(shared.plan.labels.len())));
+    let local = LocalSet::new();
+    let finished_at = local.block_on(&rt, async {
+        let mut users = JoinSet::new();
+        let step = shared.threads.max(1);
+        for user_id in (index as u64..shared.users).step_by(step) {
+            users.spawn_local(virtual_user(Arc::clone(shared), Rc::clone(&stats), index, user_id));
+        }
+        if index == 0 {
+            tokio::task::spawn_local(progress_log(Arc::clone(shared)));
+        }
+        let deadline = tokio::time::Instant::from_std(shared.deadline);
+        tokio::select! {
+            biased;
+            _ = shared.stop.cancelled() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = async {
+                while let Some(joined) = users.join_next().await {
+                    if let Err(e) = joined {
+                        log::warn!("local engine: a virtual user stopped: {e}");
+                    }
+                }
+            } => {}
+        }
+        Instant::now()
+    });
+    // Dropping the LocalSet drops every user still running: in-flight requests are cut here.
+    drop(local);
+    drop(rt);
+    let stats = Rc::try_unwrap(stats)
+        .map(RefCell::into_inner)
+        .unwrap_or_else(|rc| rc.borrow().clone());
+    Ok(Done { stats, finished_at })
+}
+
+async fn progress_log(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tick.tick().await;
+        let requests: u64 = shared.progress.iter().map(|p| p.requests.load(Ordering::Relaxed)).sum();
+        let failures: u64 = shared.progress.iter().map(|p| p.failures.load(Ordering::Relaxed)).sum();
+        log::info!(
+            "local engine: {:.0}s elapsed, {requests} requests, {failures} failures",
+            shared.start.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// One keep-alive connection of a virtual user.
+enum Conn {
+    Plain(H1<TcpStream>),
+    Tls(Box<H1<TlsStream<TcpStream>>>),
+    H2(SendRequest<Full<Bytes>>),
+}
+
+/// A closed-model user: starts at its ramp-up offset, then sends the scenario's requests in
+/// order, each after the previous response, until the run ends.
+async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thread: usize, user_id: u64) {
+    let offset = shared.ramp_up.mul_f64(user_id as f64 / shared.users as f64);
+    tokio::time::sleep_until(tokio::time::Instant::from_std(shared.start + offset)).await;
+    let progress = &shared.progress[thread];
+    let mut conns: Vec<Option<Conn>> = shared.plan.origins.iter().map(|_| None).collect();
+    // One timer per user, pushed forward for each request (cheaper than a new timer each time).
+    let mut timer = pin!(tokio::time::sleep(shared.request_timeout));
+    loop {
+        for req in &shared.plan.requests {
+            if let Some(max) = shared.max_requests {
+                if shared.claimed.fetch_add(1, Ordering::Relaxed) >= max {
+                    return;
+                }
+            }
+            let slot = &mut conns[req.origin];
+            let started = Instant::now();
+            timer
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(started + shared.request_timeout));
+            let outcome = {
+                let mut exchange = pin!(exchange(
+                    slot,
+                    req,
+                    &shared.plan.origins[req.origin],
+                    shared.tls.as_ref()
+                ));
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
+                        return Poll::Ready(r);
+                    }
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(ErrorKind::Timeout));
+                    }
+                    Poll::Pending
+                })
+                .await
+            };
+            let finished = Instant::now();
+            if finished > shared.deadline {
+                // Completed after the end of hold-for: not part of the measured window.
+                return;
+            }
+            let ok = match outcome {
+                Ok(status) => stats
+                    .borrow_mut()
+                    .record_response(req.label, status, finished - started),
+                Err(kind) => {
+                    // The connection may be mid-exchange: never reuse it after a failure.
+                    *slot = None;
+                    stats.borrow_mut().record_error(req.label, kind);
+                    false
+                }
+            };
+            progress.requests.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                progress.failures.fetch_add(1, Ordering::Relaxed);
+                // Refused connections fail without ever waiting; let the timers and others run.
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// One request on the user's connection to `origin`, connecting first when needed.
+async fn exchange(
+    slot: &mut Option<Conn>,
+    req: &Prepared,
+    origin: &Origin,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<u16, ErrorKind> {
+    let conn = match slot {
+        Some(conn) => conn,
+        None => slot.insert(connect(origin, tls).await?),
+    };
+    let (status, keep_alive) = match conn {
+        Conn::Plain(h1) => {
+            let r = h1.send(&req.h1, req.head_only).await.map_err(|_| ErrorKind::Io)?;
+            (r.status, r.keep_alive)
+        }
+        Conn::Tls(h1) => {
+            let r = h1.send(&req.h1, req.head_only).await.map_err(|_| ErrorKind::Io)?;
+            (r.status, r.keep_alive)
+        }
+        Conn::H2(sender) => (h2_request(sender, req).await?, true),
+    };
+    if !keep_alive {
+        *slot = None;
+    }
+    Ok(status)
+}
+
+async fn connect(origin: &Origin, tls: Option<&Arc<ClientConfig>>) -> Result<Conn, ErrorKind> {
+    let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
+        .await
+        .map_err(|_| ErrorKind::Connect)?;
+    let _ = tcp.set_nodelay(true);
+    if !origin.tls {
+        return Ok(Conn::Plain(H1::new(tcp)));
+    }
+    let config = tls.ok_or(ErrorKind::Tls)?;
+    let name = ServerName::try_from(origin.host.clone()).map_err(|_| ErrorKind::Tls)?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|_| ErrorKind::Tls)?;
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(|_| ErrorKind::Io)?;
+        // Drives the HTTP/2 connection; ends when the sender is dropped or the peer closes.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn::H2(sender))
+    } else {
+        Ok(Conn::Tls(Box::new(H1::new(stream))))
+    }
+}
+
+async fn h2_request(sender: &mut SendRequest<Full<Bytes>>, req: &Prepared) -> Result<u16, ErrorKind> {
+    sender.ready().await.map_err(|_| ErrorKind::Io)?;
+    let mut request = http::Request::new(Full::new(req.body.clone()));
+    *request.method_mut() = req.method.clone();
+    *request.uri_mut() = req.uri.clone();
+    *request.headers_mut() = req.headers.clone();
+    let response = sender.send_request(request).await.map_err(|_| ErrorKind::Io)?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        frame.map_err(|_| ErrorKind::Io)?;
+    }
+    Ok(status)
+}

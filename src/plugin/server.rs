@@ -1,0 +1,1034 @@
+//! The tfplugin6 `Provider` gRPC service, mapped onto the [`Provider`]/[`Resource`]/
+//! [`DataSource`] traits, plus go-plugin's `GRPCController`.
+//!
+//! Every handler runs in its own task so a panic in provider code becomes an error diagnostic
+//! instead of killing the connection, and every problem reaches Terraform as a diagnostic, never
+//! as a gRPC status (Terraform prints any status as an opaque "Plugin error").
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use super::codec;
+use super::diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
+use super::planning;
+use super::proto::plugin as ctl;
+use super::proto::tfplugin6 as pb;
+use super::resource::{Ctx, DataSource, Provider, Resource};
+use super::schema::{AttrKind, Attribute, Block, NestedBlock, Nesting, Schema};
+use super::value::{Type, Value};
+
+/// gRPC message size limit, as terraform-plugin-go serves (tonic's default is only 4 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+
+type Res<T> = Result<Response<T>, Status>;
+
+/// Resources and data sources with their schemas, built on first use (not before the
+/// handshake line, which is on Terraform's critical path).
+struct Catalog {
+    provider_schema: Schema,
+    resources: HashMap<&'static str, (Arc<dyn Resource>, Arc<Schema>)>,
+    data_sources: HashMap<&'static str, (Arc<dyn DataSource>, Arc<Schema>)>,
+}
+
+struct Inner {
+    provider: Arc<dyn Provider>,
+    catalog: OnceLock<Catalog>,
+    stop: CancellationToken,
+}
+
+impl Inner {
+    fn catalog(&self) -> &Catalog {
+        self.catalog.get_or_init(|| Catalog {
+            provider_schema: self.provider.schema(),
+            resources: self
+                .provider
+                .resources()
+                .into_iter()
+                .map(|r| (r.type_name(), (r.clone(), Arc::new(r.schema()))))
+                .collect(),
+            data_sources: self
+                .provider
+                .data_sources()
+                .into_iter()
+                .map(|d| (d.type_name(), (d.clone(), Arc::new(d.schema()))))
+                .collect(),
+        })
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            stop: self.stop.clone(),
+        }
+    }
+
+    fn resource(&self, name: &str) -> Result<(Arc<dyn Resource>, Arc<Schema>), Diagnostics> {
+        self.catalog()
+            .resources
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown_type("resource", name))
+    }
+
+    fn data_source(&self, name: &str) -> Result<(Arc<dyn DataSource>, Arc<Schema>), Diagnostics> {
+        self.catalog()
+            .data_sources
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown_type("data source", name))
+    }
+}
+
+fn unknown_type(kind: &str, name: &str) -> Diagnostics {
+    Diagnostic::error(
+        format!("Unknown {kind} type"),
+        format!("This provider has no {kind} type {name:?}; check the provider version."),
+    )
+    .into()
+}
+
+/// The tfplugin6 `Provider` service. Cheap to clone.
+#[derive(Clone)]
+pub struct ProviderService {
+    inner: Arc<Inner>,
+}
+
+impl ProviderService {
+    /// `stop` is cancelled by `StopProvider`; the same token reaches every hook as `Ctx::stop`.
+    pub fn new(provider: Arc<dyn Provider>, stop: CancellationToken) -> ProviderService {
+        ProviderService {
+            inner: Arc::new(Inner {
+                provider,
+                catalog: OnceLock::new(),
+                stop,
+            }),
+        }
+    }
+
+    /// The tonic server for this service, with the 256 MiB message limits.
+    pub fn into_server(self) -> pb::provider_server::ProviderServer<ProviderService> {
+        pb::provider_server::ProviderServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+/// Responses that carry diagnostics, so a panic can be reported in any of them.
+trait WithDiagnostics: Default {
+    fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic>;
+}
+
+macro_rules! with_diagnostics {
+    ($($t:ty),* $(,)?) => {$(
+        impl WithDiagnostics for $t {
+            fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic> {
+                &mut self.diagnostics
+            }
+        }
+    )*};
+}
+
+with_diagnostics!(
+    pb::get_metadata::Response,
+    pb::get_provider_schema::Response,
+    pb::get_resource_identity_schemas::Response,
+    pb::get_functions::Response,
+    pb::validate_provider_config::Response,
+    pb::validate_resource_config::Response,
+    pb::validate_data_resource_config::Response,
+    pb::upgrade_resource_state::Response,
+    pb::upgrade_resource_identity::Response,
+    pb::configure_provider::Response,
+    pb::read_resource::Response,
+    pb::plan_resource_change::Response,
+    pb::apply_resource_change::Response,
+    pb::import_resource_state::Response,
+    pb::move_resource_state::Response,
+    pb::read_data_source::Response,
+);
+
+pub fn path_to_proto(path: &AttrPath) -> pb::AttributePath {
+    use pb::attribute_path::step::Selector;
+    pb::AttributePath {
+        steps: path
+            .0
+            .iter()
+            .map(|s| pb::attribute_path::Step {
+                selector: Some(match s {
+                    PathStep::Attr(a) => Selector::AttributeName(a.clone()),
+                    PathStep::Key(k) => Selector::ElementKeyString(k.clone()),
+                    PathStep::Index(i) => Selector::ElementKeyInt(*i),
+                }),
+            })
+            .collect(),
+    }
+}
+
+pub fn diagnostics_to_proto(diags: &Diagnostics) -> Vec<pb::Diagnostic> {
+    diags
+        .iter()
+        .map(|d| pb::Diagnostic {
+            severity: match d.severity {
+                Severity::Error => pb::diagnostic::Severity::Error as i32,
+                Severity::Warning => pb::diagnostic::Severity::Warning as i32,
+            },
+            summary: d.summary.clone(),
+            detail: d.detail.clone(),
+            attribute: d.attribute.as_ref().filter(|p| !p.0.is_empty()).map(path_to_proto),
+        })
+        .collect()
+}
+
+fn type_bytes(t: &Type) -> Vec<u8> {
+    t.to_json().to_string().into_bytes()
+}
+
+fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
+    let (ty, nested_type) = match &a.kind {
+        AttrKind::Type(t) => (type_bytes(t), None),
+        AttrKind::Nested { attributes, nesting } => {
+            use pb::schema::object::NestingMode as M;
+            let nesting = match nesting {
+                Nesting::Single | Nesting::Group => M::Single,
+                Nesting::List => M::List,
+                Nesting::Set => M::Set,
+                Nesting::Map => M::Map,
+            };
+            let obj = pb::schema::Object {
+                attributes: attributes.iter().map(attribute_to_proto).collect(),
+                nesting: nesting as i32,
+                ..Default::default()
+            };
+            (Vec::new(), Some(obj))
+        }
+    };
+    pb::schema::Attribute {
+        name: a.name.clone(),
+        r#type: ty,
+        nested_type,
+        description: a.description.clone(),
+        required: a.required,
+        optional: a.optional,
+        computed: a.computed,
+        sensitive: a.sensitive,
+        description_kind: pb::StringKind::Markdown as i32,
+        deprecated: a.deprecated,
+        write_only: a.write_only,
+    }
+}
+
+fn nested_block_to_proto(b: &NestedBlock) -> pb::schema::NestedBlock {
+    use pb::schema::nested_block::NestingMode as M;
+    let nesting = match b.nesting {
+        Nesting::Single => M::Single,
+        Nesting::Group => M::Group,
+        Nesting::List => M::List,
+        Nesting::Set => M::Set,
+        Nesting::Map => M::Map,
+    };
+    pb::schema::NestedBlock {
+        type_name: b.type_name.clone(),
+        block: Some(block_to_proto(&b.block)),
+        nesting: nesting as i32,
+        min_items: b.min_items,
+        max_items: b.max_items,
+    }
+}
+
+fn block_to_proto(b: &Block) -> pb::schema::Block {
+    pb::schema::Block {
+        version: 0,
+        attributes: b.attributes.iter().map(attribute_to_proto).collect(),
+        block_types: b.blocks.iter().map(nested_block_to_proto).collect(),
+        description: b.description.clone(),
+        description_kind: pb::StringKind::Markdown as i32,
+        deprecated: b.deprecated,
+    }
+}
+
+/// A [`Schema`] in protocol form.
+pub fn schema_to_proto(s: &Schema) -> pb::Schema {
+    pb::Schema {
+        version: s.version,
+        block: Some(block_to_proto(&s.block)),
+    }
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities {
+        plan_destroy: true,
+        get_provider_schema_optional: true,
+        ..Default::default()
+    }
+}
+
+/// Decodes a `DynamicValue` (msgpack, or JSON when only that is set) against `ty`.
+fn decode(dv: Option<&pb::DynamicValue>, ty: &Type, what: &str) -> Result<Value, Diagnostics> {
+    let res = match dv {
+        None => Ok(Value::Null),
+        Some(d) if d.msgpack.is_empty() && !d.json.is_empty() => codec::decode_json(&d.json, ty),
+        Some(d) => codec::decode_msgpack(&d.msgpack, ty),
+    };
+    res.map_err(|e| {
+        Diagnostic::error(
+            "Invalid value from Terraform",
+            format!("The provider could not decode the {what}: {e}"),
+        )
+        .into()
+    })
+}
+
+fn encode(v: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostics> {
+    codec::encode_msgpack(v, ty)
+        .map(|msgpack| pb::DynamicValue {
+            msgpack,
+            json: Vec::new(),
+        })
+        .map_err(|e| {
+            Diagnostic::error(
+                "Provider bug: value does not match the schema",
+                format!("The provider could not encode the {what}: {e}. This is a bug in the provider."),
+            )
+            .into()
+        })
+}
+
+fn null_value() -> pb::DynamicValue {
+    pb::DynamicValue {
+        msgpack: vec![0xc0],
+        json: Vec::new(),
+    }
+}
+
+/// Errors for write-only attributes set in configuration when Terraform cannot handle them.
+fn check_write_only_allowed(block: &Block, config: &Value, caps: Option<&pb::ClientCapabilities>) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    if caps.is_some_and(|c| c.write_only_attributes_allowed) {
+        return d;
+    }
+    for a in &block.attributes {
+        if a.write_only && !config.get(&a.name).is_null() {
+            d.push(
+                Diagnostic::error(
+                    "Write-only attribute not supported",
+                    format!("`{}` is write-only, which needs Terraform 1.11 or later.", a.name),
+                )
+                .at(AttrPath::root(&a.name)),
+            );
+        }
+    }
+    d
+}
+
+/// Runs `fut` in its own task: a panic becomes an error diagnostic on an otherwise default
+/// response instead of tearing down the connection.
+async fn guarded<T, F>(rpc: &'static str, fut: F) -> Res<T>
+where
+    T: WithDiagnostics + Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    log::debug!("tfplugin6 {rpc}");
+    match tokio::spawn(fut).await {
+        Ok(resp) => Ok(Response::new(resp)),
+        Err(e) => {
+            let msg = if e.is_panic() {
+                let p = e.into_panic();
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string())
+            } else {
+                e.to_string()
+            };
+            log::error!("{rpc} panicked: {msg}");
+            let mut resp = T::default();
+            resp.diagnostics_mut().extend(diagnostics_to_proto(
+                &Diagnostic::error(
+                    "Provider bug: internal error",
+                    format!("The provider crashed while handling {rpc}: {msg}. This is a bug in the provider."),
+                )
+                .into(),
+            ));
+            Ok(Response::new(resp))
+        }
+    }
+}
+
+/// Unwraps a `Result<_, Diagnostics>` inside a handler, returning a response with the errors.
+macro_rules! tri {
+    ($e:expr, $resp:ident) => {
+        match $e {
+            Ok(v) => v,
+            Err(d) => {
+                $resp.diagnostics.extend(diagnostics_to_proto(&d));
+                return $resp;
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+#[tonic::async_trait]
+impl pb::provider_server::Provider for ProviderService {
+    async fn get_metadata(&self, _req: Request<pb::get_metadata::Request>) -> Res<pb::get_metadata::Response> {
+        let inner = self.inner.clone();
+        guarded("GetMetadata", async move {
+            let cat = inner.catalog();
+            pb::get_metadata::Response {
+                server_capabilities: Some(capabilities()),
+                resources: cat
+                    .resources
+                    .keys()
+                    .map(|n| pb::get_metadata::ResourceMetadata {
+                        type_name: n.to_string(),
+                    })
+                    .collect(),
+                data_sources: cat
+                    .data_sources
+                    .keys()
+                    .map(|n| pb::get_metadata::DataSourceMetadata {
+                        type_name: n.to_string(),
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        })
+        .await
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _req: Request<pb::get_provider_schema::Request>,
+    ) -> Res<pb::get_provider_schema::Response> {
+        let inner = self.inner.clone();
+        guarded("GetProviderSchema", async move {
+            let cat = inner.catalog();
+            pb::get_provider_schema::Response {
+                provider: Some(schema_to_proto(&cat.provider_schema)),
+                resource_schemas: cat
+                    .resources
+                    .iter()
+                    .map(|(n, (_, s))| (n.to_string(), schema_to_proto(s)))
+                    .collect(),
+                data_source_schemas: cat
+                    .data_sources
+                    .iter()
+                    .map(|(n, (_, s))| (n.to_string(), schema_to_proto(s)))
+                    .collect(),
+                server_capabilities: Some(capabilities()),
+                ..Default::default()
+            }
+        })
+        .await
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _req: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Res<pb::get_resource_identity_schemas::Response> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn get_functions(&self, _req: Request<pb::get_functions::Request>) -> Res<pb::get_functions::Response> {
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        req: Request<pb::validate_provider_config::Request>,
+    ) -> Res<pb::validate_provider_config::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ValidateProviderConfig", async move {
+            let mut resp = pb::validate_provider_config::Response::default();
+            let ty = inner.catalog().provider_schema.value_type();
+            let config = tri!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
+            resp.diagnostics = diagnostics_to_proto(&inner.provider.validate(&config));
+            resp
+        })
+        .await
+    }
+
+    async fn validate_resource_config(
+        &self,
+        req: Request<pb::validate_resource_config::Request>,
+    ) -> Res<pb::validate_resource_config::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ValidateResourceConfig", async move {
+            let mut resp = pb::validate_resource_config::Response::default();
+            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let config = tri!(
+                decode(req.config.as_ref(), &schema.value_type(), "resource configuration"),
+                resp
+            );
+            let mut d = check_write_only_allowed(&schema.block, &config, req.client_capabilities.as_ref());
+            d.extend(res.validate(&config));
+            resp.diagnostics = diagnostics_to_proto(&d);
+            resp
+        })
+        .await
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        req: Request<pb::validate_data_resource_config::Request>,
+    ) -> Res<pb::validate_data_resource_config::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ValidateDataResourceConfig", async move {
+            let mut resp = pb::validate_data_resource_config::Response::default();
+            let (ds, schema) = tri!(inner.data_source(&req.type_name), resp);
+            let config = tri!(
+                decode(req.config.as_ref(), &schema.value_type(), "data source configuration"),
+                resp
+            );
+            resp.diagnostics = diagnostics_to_proto(&ds.validate(&config));
+            resp
+        })
+        .await
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        req: Request<pb::upgrade_resource_state::Request>,
+    ) -> Res<pb::upgrade_resource_state::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("UpgradeResourceState", async move {
+            let mut resp = pb::upgrade_resource_state::Response::default();
+            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let ty = schema.value_type();
+            let raw = req.raw_state.unwrap_or_default();
+            if raw.json.is_empty() {
+                if !raw.flatmap.is_empty() {
+                    let d = Diagnostic::error(
+                        "Unsupported state format",
+                        "This state uses the legacy flatmap format, which this provider never wrote.",
+                    );
+                    resp.diagnostics = diagnostics_to_proto(&d.into());
+                    return resp;
+                }
+                resp.upgraded_state = Some(null_value());
+                return resp;
+            }
+            let value = if req.version == schema.version {
+                tri!(codec::decode_json(&raw.json, &ty).map_err(|e| state_error(&e)), resp)
+            } else if req.version < schema.version {
+                let json: serde_json::Value = tri!(
+                    serde_json::from_slice(&raw.json).map_err(|e| state_error(&e.to_string())),
+                    resp
+                );
+                let upgraded = tri!(res.upgrade_state(req.version, json), resp);
+                tri!(codec::json_to_value(&upgraded, &ty).map_err(|e| state_error(&e)), resp)
+            } else {
+                let d = Diagnostic::error(
+                    "State from a newer provider",
+                    format!(
+                        "The state of this {} was written with schema version {}, newer than this provider's {}. \
+                         Upgrade the provider.",
+                        req.type_name, req.version, schema.version
+                    ),
+                );
+                resp.diagnostics = diagnostics_to_proto(&d.into());
+                return resp;
+            };
+            resp.upgraded_state = Some(tri!(encode(&value, &ty, "upgraded state"), resp));
+            resp
+        })
+        .await
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        _req: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Res<pb::upgrade_resource_identity::Response> {
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity: None,
+            diagnostics: diagnostics_to_proto(
+                &Diagnostic::error(
+                    "Resource identity not supported",
+                    "This provider defines no resource identities.",
+                )
+                .into(),
+            ),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        req: Request<pb::configure_provider::Request>,
+    ) -> Res<pb::configure_provider::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ConfigureProvider", async move {
+            let mut resp = pb::configure_provider::Response::default();
+            let ty = inner.catalog().provider_schema.value_type();
+            let config = tri!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
+            let ctx = inner.ctx();
+            resp.diagnostics = diagnostics_to_proto(&inner.provider.configure(&ctx, &config).await);
+            resp
+        })
+        .await
+    }
+
+    async fn read_resource(&self, req: Request<pb::read_resource::Request>) -> Res<pb::read_resource::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ReadResource", async move {
+            let mut resp = pb::read_resource::Response {
+                private: req.private.clone(),
+                ..Default::default()
+            };
+            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let ty = schema.value_type();
+            let state = tri!(decode(req.current_state.as_ref(), &ty, "current state"), resp);
+            if state.is_null() {
+                resp.new_state = Some(null_value());
+                return resp;
+            }
+            let out = res.read(&inner.ctx(), &state, &req.private).await;
+            let mut diags = out.diagnostics;
+            if !out.private.is_empty() {
+                resp.private = out.private;
+            }
+            let new_state = match out.state {
+                Some(mut s) => {
+                    let check = planning::check_state(&schema, None, &s);
+                    if check.has_errors() {
+                        planning::unknowns_to_null(&mut s);
+                    }
+                    diags.extend(check);
+                    s
+                }
+                None => Value::Null,
+            };
+            resp.diagnostics = diagnostics_to_proto(&diags);
+            resp.new_state = Some(tri!(encode(&new_state, &ty, "new state"), resp));
+            resp
+        })
+        .await
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: Request<pb::plan_resource_change::Request>,
+    ) -> Res<pb::plan_resource_change::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("PlanResourceChange", async move {
+            let mut resp = pb::plan_resource_change::Response::default();
+            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let ty = schema.value_type();
+            let prior = tri!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
+            let proposed = tri!(decode(req.proposed_new_state.as_ref(), &ty, "proposed new state"), resp);
+            let config = tri!(decode(req.config.as_ref(), &ty, "configuration"), resp);
+            let ctx = inner.ctx();
+            let (plan, diags) =
+                planning::plan_resource(res.as_ref(), &ctx, &schema, prior, proposed, config, req.prior_private).await;
+            resp.diagnostics = diagnostics_to_proto(&diags);
+            if diags.has_errors() {
+                return resp;
+            }
+            resp.planned_state = Some(tri!(encode(&plan.planned, &ty, "planned state"), resp));
+            resp.requires_replace = plan.requires_replace.iter().map(path_to_proto).collect();
+            resp.planned_private = plan.private;
+            resp
+        })
+        .await
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: Request<pb::apply_resource_change::Request>,
+    ) -> Res<pb::apply_resource_change::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ApplyResourceChange", async move {
+            let mut resp = pb::apply_resource_change::Response::default();
+            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let ty = schema.value_type();
+            let prior = tri!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
+            let planned = tri!(decode(req.planned_state.as_ref(), &ty, "planned state"), resp);
+            let config = tri!(decode(req.config.as_ref(), &ty, "configuration"), resp);
+            let ctx = inner.ctx();
+            let private = req.planned_private;
+
+            if planned.is_null() {
+                let diags = res.delete(&ctx, &prior, &private).await;
+                resp.diagnostics = diagnostics_to_proto(&diags);
+                resp.new_state = Some(null_value());
+                return resp;
+            }
+            let out = if prior.is_null() {
+                res.create(&ctx, &planned, &config).await
+            } else {
+                res.update(&ctx, &prior, &planned, &config, &private).await
+            };
+            let mut diags = out.diagnostics;
+            resp.private = if out.private.is_empty() { private } else { out.private };
+            let new_state = match out.state {
+                Some(mut s) => {
+                    let check = planning::check_state(&schema, Some(&planned), &s);
+                    if check.has_errors() {
+                        planning::unknowns_to_null(&mut s);
+                    }
+                    diags.extend(check);
+                    s
+                }
+                None => {
+                    if !diags.has_errors() {
+                        diags.push(Diagnostic::error(
+                            "Provider bug: no state after apply",
+                            "The resource reported success but returned no state. This is a bug in the provider.",
+                        ));
+                    }
+                    Value::Null
+                }
+            };
+            resp.diagnostics = diagnostics_to_proto(&diags);
+            resp.new_state = Some(tri!(encode(&new_state, &ty, "new state"), resp));
+            resp
+        })
+        .await
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: Request<pb::import_resource_state::Request>,
+    ) -> Res<pb::import_resource_state::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ImportResourceState", async move {
+            let mut resp = pb::import_resource_state::Response::default();
+            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let out = res.import(&inner.ctx(), &req.id).await;
+            resp.diagnostics = diagnostics_to_proto(&out.diagnostics);
+            if let Some(state) = out.state {
+                let state = tri!(encode(&state, &schema.value_type(), "imported state"), resp);
+                resp.imported_resources
+                    .push(pb::import_resource_state::ImportedResource {
+                        type_name: req.type_name.clone(),
+                        state: Some(state),
+                        private: out.private,
+                        identity: None,
+                    });
+            }
+            resp
+        })
+        .await
+    }
+
+    async fn move_resource_state(
+        &self,
+        _req: Request<pb::move_resource_state::Request>,
+    ) -> Res<pb::move_resource_state::Response> {
+        Ok(Response::new(pb::move_resource_state::Response {
+            diagnostics: diagnostics_to_proto(
+                &Diagnostic::error(
+                    "Moving resources not supported",
+                    "This provider cannot move state between types.",
+                )
+                .into(),
+            ),
+            ..Default::default()
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        req: Request<pb::read_data_source::Request>,
+    ) -> Res<pb::read_data_source::Response> {
+        let inner = self.inner.clone();
+        let req = req.into_inner();
+        guarded("ReadDataSource", async move {
+            let mut resp = pb::read_data_source::Response::default();
+            let (ds, schema) = tri!(inner.data_source(&req.type_name), resp);
+            let ty = schema.value_type();
+            let config = tri!(decode(req.config.as_ref(), &ty, "data source configuration"), resp);
+            let out = ds.read(&inner.ctx(), &config).await;
+            let mut diags = out.diagnostics;
+            match out.state {
+                Some(mut s) => {
+                    let check = planning::check_state(&schema, None, &s);
+                    if check.has_errors() {
+                        planning::unknowns_to_null(&mut s);
+                    }
+                    diags.extend(check);
+                    resp.state = Some(tri!(encode(&s, &ty, "data source state"), resp));
+                }
+                None if !diags.has_errors() => diags.push(Diagnostic::error(
+                    "Provider bug: data source returned nothing",
+                    "The data source reported success but returned no value. This is a bug in the provider.",
+                )),
+                None => {}
+            }
+            resp.diagnostics = diagnostics_to_proto(&diags);
+            resp
+        })
+        .await
+    }
+
+    async fn call_function(&self, req: Request<pb::call_function::Request>) -> Res<pb::call_function::Response> {
+        let name = req.into_inner().name;
+        Ok(Response::new(pb::call_function::Response {
+            result: None,
+            error: Some(pb::FunctionError {
+                text: format!("This provider defines no function {name:?}."),
+                function_argument: None,
+            }),
+        }))
+    }
+
+    async fn stop_provider(&self, _req: Request<pb::stop_provider::Request>) -> Res<pb::stop_provider::Response> {
+        log::info!("StopProvider: cancelling in-flight work");
+        self.inner.stop.cancel();
+        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+    }
+}
+
+fn state_error(e: &str) -> Diagnostics {
+    Diagnostic::error(
+        "Invalid stored state",
+        format!("The provider could not read the stored state: {e}"),
+    )
+    .into()
+}
+
+/// go-plugin's controller: `Shutdown` ends the process (after its response is sent).
+pub struct Controller {
+    shutdown: CancellationToken,
+}
+
+impl Controller {
+    pub fn new(shutdown: CancellationToken) -> Controller {
+        Controller { shutdown }
+    }
+    pub fn into_server(self) -> ctl::grpc_controller_server::GrpcControllerServer<Controller> {
+        ctl::grpc_controller_server::GrpcControllerServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl ctl::grpc_controller_server::GrpcController for Controller {
+    async fn shutdown(&self, _req: Request<ctl::Empty>) -> Result<Response<ctl::Empty>, Status> {
+        log::debug!("GRPCController.Shutdown");
+        self.shutdown.cancel();
+        Ok(Response::new(ctl::Empty {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::resource::Outcome;
+    use crate::plugin::schema::timeouts_block;
+    use async_trait::async_trait;
+    use pb::provider_server::Provider as _;
+
+    struct TestProvider;
+    struct Thing;
+
+    #[async_trait]
+    impl Provider for TestProvider {
+        fn type_name(&self) -> &'static str {
+            "test"
+        }
+        fn schema(&self) -> Schema {
+            Schema::new(Block::new(vec![Attribute::string("region").optional()]))
+        }
+        async fn configure(&self, _ctx: &Ctx, _config: &Value) -> Diagnostics {
+            Diagnostics::new()
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource>> {
+            vec![Arc::new(Thing)]
+        }
+        fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+            Vec::new()
+        }
+    }
+
+    #[async_trait]
+    impl Resource for Thing {
+        fn type_name(&self) -> &'static str {
+            "test_thing"
+        }
+        fn schema(&self) -> Schema {
+            Schema::new(
+                Block::new(vec![
+                    Attribute::string("id").computed(),
+                    Attribute::string("name").required().requires_replace(),
+                    Attribute::single("nested", vec![Attribute::number("n").optional()])
+                        .optional()
+                        .sensitive(),
+                ])
+                .with_block(timeouts_block(&["create"])),
+            )
+        }
+        async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Outcome {
+            if planned.get("name").as_str() == Some("panic") {
+                panic!("boom");
+            }
+            let mut s = planned.clone();
+            s.set("id", Value::string("x1"));
+            Outcome::ok(s)
+        }
+        async fn read(&self, _ctx: &Ctx, state: &Value, _private: &[u8]) -> Outcome {
+            Outcome::ok(state.clone())
+        }
+        async fn update(&self, _: &Ctx, _: &Value, planned: &Value, _: &Value, _: &[u8]) -> Outcome {
+            Outcome::ok(planned.clone())
+        }
+        async fn delete(&self, _ctx: &Ctx, _prior: &Value, _private: &[u8]) -> Diagnostics {
+            Diagnostics::new()
+        }
+    }
+
+    fn svc() -> ProviderService {
+        ProviderService::new(Arc::new(TestProvider), CancellationToken::new())
+    }
+
+    fn dv(v: &Value, ty: &Type) -> Option<pb::DynamicValue> {
+        Some(pb::DynamicValue {
+            msgpack: codec::encode_msgpack(v, ty).unwrap(),
+            json: vec![],
+        })
+    }
+
+    #[tokio::test]
+    async fn schema_conversion() {
+        let r = svc()
+            .get_provider_schema(Request::new(Default::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let s = &r.resource_schemas["test_thing"];
+        let block = s.block.as_ref().unwrap();
+        let nested = block.attributes.iter().find(|a| a.name == "nested").unwrap();
+        assert!(nested.r#type.is_empty() && nested.nested_type.is_some() && nested.sensitive);
+        let name = block.attributes.iter().find(|a| a.name == "name").unwrap();
+        assert_eq!(name.r#type, b"\"string\"");
+        assert_eq!(block.block_types[0].type_name, "timeouts");
+        assert!(r.server_capabilities.unwrap().plan_destroy);
+    }
+
+    #[tokio::test]
+    async fn plan_apply_and_panic() {
+        let s = svc();
+        let ty = Thing.schema().value_type();
+        let config = Value::object([("name", Value::string("a"))]);
+        let plan = s
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_thing".into(),
+                prior_state: dv(&Value::Null, &ty),
+                proposed_new_state: dv(&config, &ty),
+                config: dv(&config, &ty),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+        let planned = codec::decode_msgpack(&plan.planned_state.as_ref().unwrap().msgpack, &ty).unwrap();
+        assert!(planned.get("id").is_unknown());
+
+        let applied = s
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_thing".into(),
+                prior_state: dv(&Value::Null, &ty),
+                planned_state: plan.planned_state.clone(),
+                config: dv(&config, &ty),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(applied.diagnostics.is_empty(), "{:?}", applied.diagnostics);
+        let new = codec::decode_msgpack(&applied.new_state.unwrap().msgpack, &ty).unwrap();
+        assert_eq!(new.get("id"), &Value::string("x1"));
+
+        let boom = Value::object([("name", Value::string("panic"))]);
+        let applied = s
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_thing".into(),
+                prior_state: dv(&Value::Null, &ty),
+                planned_state: dv(&boom, &ty),
+                config: dv(&boom, &ty),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(applied.diagnostics.len(), 1);
+        assert!(applied.diagnostics[0].detail.contains("boom"));
+    }
+
+    #[tokio::test]
+    async fn bad_input_and_unknown_type_are_diagnostics() {
+        let s = svc();
+        let r = s
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "test_thing".into(),
+                config: Some(pb::DynamicValue {
+                    msgpack: vec![0x92, 0x01],
+                    json: vec![],
+                }),
+                client_capabilities: None,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.diagnostics[0].severity, pb::diagnostic::Severity::Error as i32);
+        let r = s
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "nope".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.diagnostics[0].summary.contains("Unknown resource type"));
+    }
+
+    #[tokio::test]
+    async fn upgrade_state_same_version() {
+        let r = svc()
+            .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "test_thing".into(),
+                version: 0,
+                raw_state: Some(pb::RawState {
+                    json: br#"{"id":"a","name":"n"}"#.to_vec(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+        let ty = Thing.schema().value_type();
+        let v = codec::decode_msgpack(&r.upgraded_state.unwrap().msgpack, &ty).unwrap();
+        assert_eq!(v.get("name"), &Value::string("n"));
+        assert!(v.get("timeouts").is_null());
+    }
+
+    #[tokio::test]
+    async fn stop_cancels_token() {
+        let token = CancellationToken::new();
+        let s = ProviderService::new(Arc::new(TestProvider), token.clone());
+        let r = s
+            .stop_provider(Request::new(Default::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.error.is_empty());
+        assert!(token.is_cancelled());
+    }
+}

@@ -1,0 +1,152 @@
+//! Plan-time checks shared by the resources: each reads one attribute of a configuration value,
+//! skips it when null or unknown (Terraform validates again once it is known), and reports a
+//! diagnostic pinned to the attribute's path.
+
+use std::time::Duration;
+
+use crate::dlt::duration::parse_duration;
+use crate::plugin::{Diagnostics, Value};
+
+/// A known string at `path`, or `None` when null/unknown.
+pub fn known_str<'a>(v: &'a Value) -> Option<&'a str> {
+    v.as_str()
+}
+
+/// A duration string; returns the parsed value when known and valid.
+pub fn duration(d: &mut Diagnostics, path: &str, v: &Value) -> Option<Duration> {
+    let s = v.as_str()?;
+    match parse_duration(s) {
+        Ok(dur) => Some(dur),
+        Err(e) => {
+            d.attr_error(path, "Invalid duration", format!("{path}: {e}"));
+            None
+        }
+    }
+}
+
+/// A duration that must be strictly positive.
+pub fn positive_duration(d: &mut Diagnostics, path: &str, v: &Value) -> Option<Duration> {
+    let dur = duration(d, path, v)?;
+    if dur.is_zero() {
+        d.attr_error(path, "Invalid duration", format!("{path} must be longer than zero."));
+        return None;
+    }
+    Some(dur)
+}
+
+/// A whole number within `[min, max]`.
+pub fn int_in_range(d: &mut Diagnostics, path: &str, v: &Value, min: i64, max: i64) -> Option<i64> {
+    let Value::Number(n) = v else { return None };
+    match n.as_i64() {
+        Some(i) if i >= min && i <= max => Some(i),
+        Some(i) => {
+            d.attr_error(path, "Value out of range", format!("{path} must be between {min} and {max}, got {i}."));
+            None
+        }
+        None => {
+            d.attr_error(path, "Invalid number", format!("{path} must be a whole number, got {n}."));
+            None
+        }
+    }
+}
+
+/// A number within `[min, max]`.
+pub fn number_in_range(d: &mut Diagnostics, path: &str, v: &Value, min: f64, max: f64) -> Option<f64> {
+    let f = v.as_f64()?;
+    if f.is_nan() || f < min || f > max {
+        d.attr_error(path, "Value out of range", format!("{path} must be between {min} and {max}, got {f}."));
+        return None;
+    }
+    Some(f)
+}
+
+/// One of a fixed set of strings.
+pub fn one_of<'a>(d: &mut Diagnostics, path: &str, v: &'a Value, allowed: &[&str]) -> Option<&'a str> {
+    let s = v.as_str()?;
+    if allowed.contains(&s) {
+        Some(s)
+    } else {
+        let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+        d.attr_error(path, "Invalid value", format!("{path} must be one of {list}, got {s:?}."));
+        None
+    }
+}
+
+/// A non-empty string (after trimming).
+pub fn non_empty<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
+    let s = v.as_str()?;
+    if s.trim().is_empty() {
+        d.attr_error(path, "Empty value", format!("{path} must not be empty."));
+        return None;
+    }
+    Some(s)
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+pub fn http_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
+    let s = v.as_str()?;
+    match url::Url::parse(s) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {
+            Some(s)
+        }
+        Ok(u) => {
+            d.attr_error(
+                path,
+                "Invalid URL",
+                format!("{path} must be an http:// or https:// URL with a host, got scheme {:?}.", u.scheme()),
+            );
+            None
+        }
+        Err(e) => {
+            d.attr_error(path, "Invalid URL", format!("{path} is not a valid URL ({e}): {s:?}."));
+            None
+        }
+    }
+}
+
+/// At most one of the attributes at `paths` (siblings inside `obj`) may be set.
+pub fn conflicting(d: &mut Diagnostics, parent: &str, obj: &Value, names: &[&str]) {
+    let set: Vec<&str> = names.iter().copied().filter(|n| !obj.get(n).is_null()).collect();
+    if set.len() > 1 {
+        let path = join(parent, set[1]);
+        d.attr_error(
+            &path,
+            "Conflicting attributes",
+            format!("Only one of {} may be set; both {} and {} are.", names.join(", "), set[0], set[1]),
+        );
+    }
+}
+
+/// Joins a parent path and an attribute name.
+pub fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_paths() {
+        let mut d = Diagnostics::new();
+        assert!(duration(&mut d, "load.hold_for", &Value::string("5x")).is_none());
+        assert!(int_in_range(&mut d, "load.concurrency", &Value::int(0), 1, 100).is_none());
+        assert!(one_of(&mut d, "on_failure", &Value::string("NOPE"), &["ROLLBACK", "DELETE"]).is_none());
+        assert!(http_url(&mut d, "scenario.requests[0].url", &Value::string("ftp://x")).is_none());
+        let paths: Vec<String> = d.iter().map(|x| x.attribute.clone().unwrap_or_default().to_string()).collect();
+        assert_eq!(paths, ["load.hold_for", "load.concurrency", "on_failure", "scenario.requests[0].url"]);
+    }
+
+    #[test]
+    fn skips_unknown_and_null() {
+        let mut d = Diagnostics::new();
+        duration(&mut d, "x", &Value::Unknown);
+        int_in_range(&mut d, "x", &Value::Null, 1, 2);
+        http_url(&mut d, "x", &Value::Unknown);
+        assert!(d.is_empty());
+    }
+}

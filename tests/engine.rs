@@ -1,0 +1,364 @@
+//! Domain-level tests of the local engine against the loopback target: error accounting,
+//! latency percentiles, ramp-up, the measured window, cancellation, caps, keep-alive, TLS/h2.
+//! Every run is bounded in time (≤ 3 s of load) and in requests, on loopback only.
+
+#[path = "support/target.rs"]
+mod target;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use dlt_provider::dlt::results::RunResults;
+use dlt_provider::dlt::scenario::{Load, RequestSpec};
+use dlt_provider::engine::{self, EngineError, EngineOptions};
+use target::{TargetConfig, TargetServer};
+use tokio_util::sync::CancellationToken;
+
+fn get(url: String) -> RequestSpec {
+    RequestSpec {
+        url,
+        method: "GET".into(),
+        headers: BTreeMap::new(),
+        body: String::new(),
+    }
+}
+
+fn load(users: u32, ramp_ms: u64, hold_ms: u64) -> Load {
+    Load {
+        concurrency: users,
+        task_count: 1,
+        regions: vec![],
+        ramp_up: Duration::from_millis(ramp_ms),
+        hold_for: Duration::from_millis(hold_ms),
+    }
+}
+
+fn opts(max_requests: u64) -> EngineOptions {
+    EngineOptions {
+        max_requests: Some(max_requests),
+        threads: Some(2),
+        ..EngineOptions::default()
+    }
+}
+
+async fn run_ok(requests: &[RequestSpec], load: &Load, opts: &EngineOptions) -> RunResults {
+    match engine::run(requests, load, opts, CancellationToken::new()).await {
+        Ok(r) => r,
+        Err(e) => panic!("run failed: {e}"),
+    }
+}
+
+fn assert_consistent(r: &RunResults) {
+    let t = &r.total;
+    assert_eq!(t.requests, t.successes + t.failures, "{r:?}");
+    let by_code: u64 = r.status_codes.values().sum();
+    assert_eq!(by_code, t.failures, "status_codes must add up to failures: {r:?}");
+    let by_label: u64 = r.labels.iter().map(|l| l.stats.requests).sum();
+    assert_eq!(by_label, t.requests, "{r:?}");
+    assert_eq!(r.percentile_method, "exact");
+}
+
+#[tokio::test]
+async fn injected_errors_are_counted_by_status() {
+    let target = TargetServer::start(TargetConfig {
+        error_rate: 0.1,
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/"))], &load(4, 0, 3000), &opts(2000)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.requests, 2000, "{r:?}");
+    assert!((r.total.success_rate - 90.0).abs() <= 1.0, "{r:?}");
+    let errors = r.status_codes.get("500").copied().unwrap_or(0);
+    assert!((190..=210).contains(&errors), "{r:?}");
+    assert_eq!(r.status_codes.len(), 1, "{r:?}");
+}
+
+#[tokio::test]
+async fn latency_percentiles_match_the_target() {
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(50),
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/slow"))], &load(4, 0, 1000), &opts(1000)).await;
+    assert_consistent(&r);
+    let t = &r.total;
+    assert!(t.requests >= 60 && t.requests <= 80, "{r:?}");
+    for (name, v) in [("p50", t.p50_ms), ("p95", t.p95_ms), ("avg", t.avg_response_time_ms)] {
+        assert!((49.0..70.0).contains(&v), "{name} = {v}: {r:?}");
+    }
+    assert!(
+        t.max_ms >= t.p99_ms && t.p99_ms >= t.p95_ms && t.p95_ms >= t.p50_ms,
+        "{r:?}"
+    );
+    assert_eq!(r.labels.len(), 1);
+    assert_eq!(r.labels[0].label, target.url("/slow"));
+}
+
+#[tokio::test]
+async fn ramp_up_spreads_user_starts() {
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(20),
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/"))], &load(10, 1000, 300), &opts(5000)).await;
+    assert_consistent(&r);
+    assert!((r.duration_seconds - 1.3).abs() < 0.01, "{r:?}");
+    let times = target.connection_times();
+    assert_eq!(times.len(), 10, "one connection per user");
+    let spread = times[times.len() - 1] - times[0];
+    // Users start at i/10 of the ramp: the last one 0.9 s after the first.
+    assert!(
+        spread >= Duration::from_millis(800) && spread <= Duration::from_millis(1000),
+        "{spread:?}"
+    );
+}
+
+#[tokio::test]
+async fn stops_at_the_end_of_hold_for() {
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(5),
+        ..TargetConfig::default()
+    });
+    let started = Instant::now();
+    let r = run_ok(&[get(target.url("/"))], &load(4, 500, 1000), &opts(100_000)).await;
+    let wall = started.elapsed();
+    assert_consistent(&r);
+    assert!((r.duration_seconds - 1.5).abs() < 0.001, "{r:?}");
+    assert!(
+        wall >= Duration::from_millis(1500) && wall < Duration::from_millis(2300),
+        "{wall:?}"
+    );
+    assert!((r.total.throughput - r.total.requests as f64 / 1.5).abs() < 1e-6);
+}
+
+#[tokio::test]
+async fn requests_in_flight_at_the_end_are_not_counted() {
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(400),
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/"))], &load(4, 0, 1000), &opts(1000)).await;
+    assert_consistent(&r);
+    // Each user completes requests at 0.4 s and 0.8 s; the third (due at 1.2 s) is cut.
+    assert_eq!(r.total.requests, 8, "{r:?}");
+    assert_eq!(r.total.failures, 0, "{r:?}");
+    assert_eq!(target.received(), 12);
+}
+
+#[tokio::test]
+async fn cancellation_returns_partial_results_quickly() {
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(10),
+        ..TargetConfig::default()
+    });
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let outcome = engine::run(&[get(target.url("/"))], &load(4, 0, 10_000), &opts(100_000), cancel).await;
+    let wall = started.elapsed();
+    assert!(wall < Duration::from_millis(1000), "{wall:?}");
+    match outcome {
+        Err(EngineError::Cancelled { partial }) => {
+            assert_consistent(&partial);
+            assert!(partial.total.requests > 10, "{partial:?}");
+            assert!(
+                partial.duration_seconds > 0.25 && partial.duration_seconds < 0.8,
+                "{partial:?}"
+            );
+        }
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unreachable_port_counts_connect_failures() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let r = run_ok(
+        &[get(format!("http://127.0.0.1:{port}/"))],
+        &load(2, 0, 500),
+        &opts(300),
+    )
+    .await;
+    assert_consistent(&r);
+    assert!(r.total.requests > 0);
+    assert_eq!(r.total.successes, 0, "{r:?}");
+    assert_eq!(r.status_codes.get("connect"), Some(&r.total.requests), "{r:?}");
+    assert_eq!(r.total.success_rate, 0.0);
+}
+
+#[tokio::test]
+async fn slow_responses_time_out() {
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(500),
+        ..TargetConfig::default()
+    });
+    let options = EngineOptions {
+        request_timeout: Duration::from_millis(100),
+        ..opts(100)
+    };
+    let r = run_ok(&[get(target.url("/"))], &load(2, 0, 650), &options).await;
+    assert_consistent(&r);
+    // 2 users x 6 timeouts of 100 ms each.
+    assert!((10..=13).contains(&r.total.requests), "{r:?}");
+    assert_eq!(r.status_codes.get("timeout"), Some(&r.total.requests), "{r:?}");
+}
+
+#[tokio::test]
+async fn max_requests_is_respected() {
+    let target = TargetServer::start(TargetConfig::default());
+    let started = Instant::now();
+    let r = run_ok(&[get(target.url("/"))], &load(8, 0, 3000), &opts(100)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.requests, 100, "{r:?}");
+    assert_eq!(target.served(), 100);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(r.duration_seconds < 1.0, "{r:?}");
+}
+
+#[tokio::test]
+async fn post_body_and_headers_reach_the_target() {
+    let target = TargetServer::start(TargetConfig::default());
+    let mut headers = BTreeMap::new();
+    headers.insert("X-Test".to_string(), "yes".to_string());
+    headers.insert("Content-Type".to_string(), "application/json".to_string());
+    let post = RequestSpec {
+        url: target.url("/orders?x=1"),
+        method: "POST".into(),
+        headers,
+        body: "{\"a\":1}".into(),
+    };
+    let r = run_ok(&[post, get(target.url("/orders?x=1"))], &load(1, 0, 2000), &opts(4)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.successes, 4, "{r:?}");
+    let labels: Vec<&str> = r.labels.iter().map(|l| l.label.as_str()).collect();
+    let url = target.url("/orders?x=1");
+    assert_eq!(labels, vec![format!("POST {url}"), format!("GET {url}")]);
+    let seen = target.captured();
+    assert_eq!(seen.len(), 4);
+    let first = &seen[0];
+    assert_eq!(first.method, "POST");
+    assert_eq!(first.path, "/orders?x=1");
+    assert_eq!(first.header("x-test"), Some("yes"));
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(first.header("content-length"), Some("7"));
+    assert_eq!(first.body, b"{\"a\":1}");
+    assert_eq!(seen[1].method, "GET");
+    assert!(seen[1].body.is_empty());
+}
+
+#[tokio::test]
+async fn connections_are_kept_alive() {
+    let target = TargetServer::start(TargetConfig::default());
+    let r = run_ok(
+        &[get(target.url("/a")), get(target.url("/b"))],
+        &load(5, 0, 2000),
+        &opts(2000),
+    )
+    .await;
+    assert_consistent(&r);
+    assert_eq!(r.total.successes, 2000, "{r:?}");
+    assert_eq!(target.connections(), 5);
+    assert_eq!(r.labels.len(), 2);
+}
+
+#[tokio::test]
+async fn chunked_bodies_and_connection_close_are_handled() {
+    let target = TargetServer::start(TargetConfig {
+        chunked: true,
+        body_size: 5000,
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/"))], &load(2, 0, 2000), &opts(200)).await;
+    assert_eq!(r.total.successes, 200, "{r:?}");
+    assert_eq!(target.connections(), 2);
+
+    let target = TargetServer::start(TargetConfig {
+        close: true,
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/"))], &load(2, 0, 2000), &opts(50)).await;
+    assert_eq!(r.total.successes, 50, "{r:?}");
+    assert_eq!(target.connections(), 50);
+}
+
+#[tokio::test]
+async fn status_override_and_runtime_config_change() {
+    let target = TargetServer::start(TargetConfig {
+        status_override: Some(404),
+        ..TargetConfig::default()
+    });
+    let r = run_ok(&[get(target.url("/missing"))], &load(2, 0, 2000), &opts(20)).await;
+    assert_consistent(&r);
+    assert_eq!(r.status_codes.get("404"), Some(&20), "{r:?}");
+    target.set_config(TargetConfig::default());
+    let r = run_ok(&[get(target.url("/missing"))], &load(2, 0, 2000), &opts(20)).await;
+    assert_eq!(r.total.successes, 20, "{r:?}");
+}
+
+#[tokio::test]
+async fn https_negotiates_http2() {
+    let target = TargetServer::start_tls(TargetConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, target.cert_pem().unwrap()).unwrap();
+    // The only test that touches SSL_CERT_FILE; the engine reads it when a run has https URLs.
+    std::env::set_var("SSL_CERT_FILE", &ca);
+    let mut post = get(target.url("/h2"));
+    post.method = "PUT".into();
+    post.body = "payload".into();
+    let r = run_ok(&[post], &load(2, 0, 2000), &opts(40)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.successes, 40, "{r:?}");
+    assert_eq!(target.connections(), 2);
+    let seen = target.captured();
+    assert_eq!(seen[0].version, http::Version::HTTP_2);
+    assert_eq!(seen[0].method, "PUT");
+    assert_eq!(seen[0].body, b"payload");
+}
+
+#[tokio::test]
+async fn zero_users_and_bad_requests_are_errors() {
+    let spec = get("http://127.0.0.1:1/".into());
+    let e = engine::run(
+        std::slice::from_ref(&spec),
+        &load(0, 0, 100),
+        &opts(1),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(EngineError::NoVirtualUsers)), "{e:?}");
+    let e = engine::run(&[], &load(1, 0, 100), &opts(1), CancellationToken::new()).await;
+    assert!(matches!(e, Err(EngineError::NoRequests)), "{e:?}");
+    let bad = get("ftp://x/".into());
+    let e = engine::run(
+        &[spec.clone(), bad.clone()],
+        &load(1, 0, 100),
+        &opts(1),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(matches!(e, Err(EngineError::InvalidRequest { index: 1, .. })), "{e:?}");
+    assert_eq!(engine::validate_requests(&[spec.clone(), bad]).unwrap_err().0, 1);
+    assert!(engine::validate_requests(&[spec]).is_ok());
+}
+
+/// `run` must not need a multi-thread runtime: the plugin server awaits it on a current-thread one.
+#[test]
+fn runs_on_a_current_thread_runtime() {
+    let target = TargetServer::start(TargetConfig::default());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let r = rt.block_on(engine::run(
+        &[get(target.url("/"))],
+        &load(4, 0, 2000),
+        &opts(500),
+        CancellationToken::new(),
+    ));
+    assert_eq!(r.unwrap().total.successes, 500);
+}
