@@ -10,6 +10,9 @@ use async_trait::async_trait;
 use crate::aws::{AssumeRole, AwsClients, AwsSettings, Endpoints};
 use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Provider, Resource, Schema, Value};
 use crate::resources::checks;
+use crate::resources::stack::StackResource;
+use crate::resources::stack_data::StackDataSource;
+use crate::resources::test_run::TestRunResource;
 
 /// The endpoint names accepted in `endpoints`, in schema order.
 pub const ENDPOINT_NAMES: [&str; 6] = ["cloudformation", "cognito_idp", "cognito_identity", "ssm", "s3", "sts"];
@@ -52,7 +55,10 @@ pub type SharedData = Arc<OnceLock<ProviderData>>;
 pub fn configured(data: &SharedData) -> Result<&ProviderData, Diagnostics> {
     data.get().ok_or_else(|| {
         let mut d = Diagnostics::new();
-        d.error("Provider not configured", "The dlt provider was used before ConfigureProvider was called.");
+        d.error(
+            "Provider not configured",
+            "The dlt provider was used before ConfigureProvider was called.",
+        );
         d
     })
 }
@@ -70,9 +76,9 @@ impl DltProvider {
 
 fn provider_schema() -> Schema {
     let endpoint = |name: &str| {
-        Attribute::string(name)
-            .optional()
-            .describe(&format!("Custom endpoint URL for the `{name}` service (LocalStack, moto, VPC endpoints)."))
+        Attribute::string(name).optional().describe(&format!(
+            "Custom endpoint URL for the `{name}` service (LocalStack, moto, VPC endpoints)."
+        ))
     };
     Schema::new(
         Block::new(vec![
@@ -116,9 +122,16 @@ impl Provider for DltProvider {
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::new();
         if let Some(region) = config.get("region").as_str() {
-            let ok = !region.is_empty() && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            let ok = !region.is_empty()
+                && region
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !ok {
-                d.attr_error("region", "Invalid region", format!("region {region:?} is not an AWS region name such as \"eu-west-1\"."));
+                d.attr_error(
+                    "region",
+                    "Invalid region",
+                    format!("region {region:?} is not an AWS region name such as \"eu-west-1\"."),
+                );
             }
         }
         if let Some(arn) = config.get("assume_role").get("role_arn").as_str() {
@@ -140,16 +153,21 @@ impl Provider for DltProvider {
     async fn configure(&self, _ctx: &Ctx, config: &Value) -> Diagnostics {
         // At plan time the configuration may hold unknowns; nothing here needs them yet, and the
         // apply-time process configures again with known values.
-        let _ = self.data.set(ProviderData { aws: AwsClients::new(aws_settings(config)) });
+        let _ = self.data.set(ProviderData {
+            aws: AwsClients::new(aws_settings(config)),
+        });
         Diagnostics::new()
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(crate::resources::test_run::TestRunResource::new(self.data.clone()))]
+        vec![
+            Arc::new(StackResource::new(self.data.clone())),
+            Arc::new(TestRunResource::new(self.data.clone())),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        Vec::new()
+        vec![Arc::new(StackDataSource::new(self.data.clone()))]
     }
 }
 
@@ -161,12 +179,21 @@ mod tests {
     fn reads_settings() {
         let config = Value::object([
             ("region", Value::string("eu-west-1")),
-            ("assume_role", Value::object([("role_arn", Value::string("arn:aws:iam::1:role/x"))])),
-            ("endpoints", Value::object([("ssm", Value::string("http://localhost:5000"))])),
+            (
+                "assume_role",
+                Value::object([("role_arn", Value::string("arn:aws:iam::1:role/x"))]),
+            ),
+            (
+                "endpoints",
+                Value::object([("ssm", Value::string("http://localhost:5000"))]),
+            ),
         ]);
         let s = aws_settings(&config);
         assert_eq!(s.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(s.assume_role.map(|a| a.role_arn).as_deref(), Some("arn:aws:iam::1:role/x"));
+        assert_eq!(
+            s.assume_role.map(|a| a.role_arn).as_deref(),
+            Some("arn:aws:iam::1:role/x")
+        );
         assert_eq!(s.endpoints.ssm.as_deref(), Some("http://localhost:5000"));
         assert!(s.endpoints.s3.is_none());
     }
@@ -178,7 +205,10 @@ mod tests {
             ("endpoints", Value::object([("s3", Value::string("localhost:5000"))])),
         ]);
         let d = DltProvider::new().validate(&config);
-        let paths: Vec<String> = d.iter().filter_map(|x| x.attribute.as_ref().map(|p| p.to_string())).collect();
+        let paths: Vec<String> = d
+            .iter()
+            .filter_map(|x| x.attribute.as_ref().map(|p| p.to_string()))
+            .collect();
         assert_eq!(paths, ["region", "endpoints.s3"]);
     }
 }

@@ -10,7 +10,10 @@ use support::terraform::{for_each_terraform, with_terraform, Workspace};
 const PROVIDER: &str = "registry.terraform.io/dlt-tools/dlt";
 
 fn attribute_names(block: &Json) -> Vec<String> {
-    let mut names: Vec<String> = block["attributes"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let mut names: Vec<String> = block["attributes"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     if let Some(blocks) = block["block_types"].as_object() {
         names.extend(blocks.keys().cloned());
     }
@@ -40,8 +43,16 @@ fn schema_lists_every_spec_attribute() {
         assert!(p.is_object(), "provider missing from schema: {schema}");
 
         let provider = &p["provider"]["block"];
-        assert_has(&attribute_names(provider), &["region", "profile", "assume_role", "endpoints"], "provider");
-        assert_has(&nested_names(provider, "assume_role"), &["role_arn", "session_name", "external_id"], "assume_role");
+        assert_has(
+            &attribute_names(provider),
+            &["region", "profile", "assume_role", "endpoints"],
+            "provider",
+        );
+        assert_has(
+            &nested_names(provider, "assume_role"),
+            &["role_arn", "session_name", "external_id"],
+            "assume_role",
+        );
         assert_has(
             &nested_names(provider, "endpoints"),
             &["cloudformation", "cognito_idp", "cognito_identity", "ssm", "s3", "sts"],
@@ -75,7 +86,11 @@ fn schema_lists_every_spec_attribute() {
             ],
             "dlt_stack",
         );
-        assert_has(&nested_names(stack, "admin_password"), &["ssm_parameter", "username"], "admin_password");
+        assert_has(
+            &nested_names(stack, "admin_password"),
+            &["ssm_parameter", "username"],
+            "admin_password",
+        );
 
         let run = &p["resource_schemas"]["dlt_test_run"]["block"];
         assert_has(
@@ -114,11 +129,26 @@ fn schema_lists_every_spec_attribute() {
             .unwrap_or_default();
         assert_has(
             &cognito,
-            &["user_pool_id", "client_id", "identity_pool_id", "username", "password_ssm_parameter", "auth_flow"],
+            &[
+                "user_pool_id",
+                "client_id",
+                "identity_pool_id",
+                "username",
+                "password_ssm_parameter",
+                "auth_flow",
+            ],
             "dlt.cognito",
         );
-        assert_has(&nested_names(run, "scenario"), &["type", "requests", "script"], "scenario");
-        assert_has(&nested_names(run, "load"), &["concurrency", "task_count", "regions", "ramp_up", "hold_for"], "load");
+        assert_has(
+            &nested_names(run, "scenario"),
+            &["type", "requests", "script"],
+            "scenario",
+        );
+        assert_has(
+            &nested_names(run, "load"),
+            &["concurrency", "task_count", "regions", "ramp_up", "hold_for"],
+            "load",
+        );
         assert_has(
             &nested_names(run, "gates"),
             &[
@@ -134,8 +164,10 @@ fn schema_lists_every_spec_attribute() {
             "gates",
         );
         assert_has(&nested_names(run, "report"), &["junit_path", "json_path"], "report");
-        let results: Vec<String> =
-            run["attributes"]["results"]["type"][1].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let results: Vec<String> = run["attributes"]["results"]["type"][1]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         assert_has(
             &results,
             &[
@@ -158,7 +190,14 @@ fn schema_lists_every_spec_attribute() {
         let data = &p["data_source_schemas"]["dlt_stack"]["block"];
         assert_has(
             &attribute_names(data),
-            &["name", "outputs", "api_endpoint", "console_url", "user_pool_id", "scenarios_bucket"],
+            &[
+                "name",
+                "outputs",
+                "api_endpoint",
+                "console_url",
+                "user_pool_id",
+                "scenarios_bucket",
+            ],
             "data dlt_stack",
         );
     });
@@ -257,7 +296,11 @@ resource "dlt_test_run" "later" {
         );
         let out = ws.plan();
         out.assert_ok();
-        assert!(out.stdout.contains("dlt_test_run.later will be created"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("dlt_test_run.later will be created"),
+            "{}",
+            out.stdout
+        );
         assert!(out.stdout.contains("(known after apply)"), "{}", out.stdout);
     });
 }

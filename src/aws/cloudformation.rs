@@ -112,7 +112,12 @@ impl StackDescription {
             outputs: s
                 .outputs()
                 .iter()
-                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value().unwrap_or_default().to_string())))
+                .filter_map(|o| {
+                    Some((
+                        o.output_key()?.to_string(),
+                        o.output_value().unwrap_or_default().to_string(),
+                    ))
+                })
                 .collect(),
             parameters: s
                 .parameters()
@@ -145,7 +150,11 @@ pub struct FailedEvent {
 
 impl fmt::Display for FailedEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}) {}: {}", self.logical_id, self.resource_type, self.status, self.reason)
+        write!(
+            f,
+            "{} ({}) {}: {}",
+            self.logical_id, self.resource_type, self.status, self.reason
+        )
     }
 }
 
@@ -211,7 +220,11 @@ pub enum StackError {
     TemplateBodyTooLarge { size: usize },
 
     #[error("{operation} of CloudFormation stack {stack:?} was refused: {cause}")]
-    Api { operation: &'static str, stack: String, cause: ErrorParts },
+    Api {
+        operation: &'static str,
+        stack: String,
+        cause: ErrorParts,
+    },
 
     #[error("{}", describe_failure(*.operation, .stack_name, .status, .status_reason.as_deref(), .events))]
     Failed {
@@ -228,13 +241,24 @@ pub enum StackError {
          {status}); the operation continues in AWS. Raise `timeouts.{operation}` if the stack needs longer",
         crate::dlt::duration::format_duration(*.waited)
     )]
-    Timeout { operation: Operation, stack_name: String, stack_id: String, status: String, waited: Duration },
+    Timeout {
+        operation: Operation,
+        stack_name: String,
+        stack_id: String,
+        status: String,
+        waited: Duration,
+    },
 
     #[error(
         "stopped waiting for the {operation} of CloudFormation stack {stack_name:?} (last status {status}) because \
          Terraform was interrupted; the operation continues in AWS"
     )]
-    Cancelled { operation: Operation, stack_name: String, stack_id: String, status: String },
+    Cancelled {
+        operation: Operation,
+        stack_name: String,
+        stack_id: String,
+        status: String,
+    },
 
     #[error("CloudFormation stack {stack:?} does not exist")]
     NotFound { stack: String },
@@ -284,18 +308,30 @@ fn describe_failure(
     s
 }
 
-fn api_error<E, R>(operation: &'static str, stack: &str, err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StackError
+fn api_error<E, R>(
+    operation: &'static str,
+    stack: &str,
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> StackError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug + Send + Sync + 'static,
 {
-    StackError::Api { operation, stack: stack.to_string(), cause: ErrorParts::from_sdk(err) }
+    StackError::Api {
+        operation,
+        stack: stack.to_string(),
+        cause: ErrorParts::from_sdk(err),
+    }
 }
 
 /// A fresh `ClientRequestToken`: it tags the events of this operation so failures can be
 /// attributed to it rather than to an older operation on the same stack.
 fn request_token(op: Operation) -> String {
-    format!("terraform-dlt-{op}-{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+    format!(
+        "terraform-dlt-{op}-{:016x}{:08x}",
+        rand::random::<u64>(),
+        rand::random::<u32>()
+    )
 }
 
 fn parameters(input: &StackInput) -> Vec<Parameter> {
@@ -307,11 +343,19 @@ fn parameters(input: &StackInput) -> Vec<Parameter> {
 }
 
 fn tags(input: &StackInput) -> Vec<Tag> {
-    input.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    input
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn capabilities(input: &StackInput) -> Vec<Capability> {
-    input.capabilities.iter().map(|c| Capability::from(c.as_str())).collect()
+    input
+        .capabilities
+        .iter()
+        .map(|c| Capability::from(c.as_str()))
+        .collect()
 }
 
 fn check_body(template: &Option<TemplateSource>) -> Result<(), StackError> {
@@ -332,7 +376,11 @@ pub async fn describe_stack(client: &Client, name_or_id: &str) -> Result<Option<
             if parts.code_is("ValidationError") && parts.message.contains("does not exist") {
                 Ok(None)
             } else {
-                Err(StackError::Api { operation: "describe", stack: name_or_id.to_string(), cause: parts })
+                Err(StackError::Api {
+                    operation: "describe",
+                    stack: name_or_id.to_string(),
+                    cause: parts,
+                })
             }
         }
     }
@@ -343,7 +391,11 @@ pub async fn describe_stack(client: &Client, name_or_id: &str) -> Result<Option<
 /// On failure the error carries the stack ARN ([`StackError::stack_id`]) when the stack exists, so
 /// the caller can record it (Terraform then taints the resource); with `on_failure = DELETE` the
 /// final status is `DELETE_COMPLETE` and nothing is left to record.
-pub async fn create_stack(client: &Client, input: &StackInput, wait: &WaitOptions) -> Result<StackDescription, StackError> {
+pub async fn create_stack(
+    client: &Client,
+    input: &StackInput,
+    wait: &WaitOptions,
+) -> Result<StackDescription, StackError> {
     check_body(&input.template)?;
     let token = request_token(Operation::Create);
     let started = SystemTime::now();
@@ -371,7 +423,11 @@ pub async fn create_stack(client: &Client, input: &StackInput, wait: &WaitOption
 
 /// Updates a stack and waits. "No updates are to be performed" is success (nothing changed);
 /// a stack in `UPDATE_ROLLBACK_COMPLETE` is updatable like any other.
-pub async fn update_stack(client: &Client, input: &StackInput, wait: &WaitOptions) -> Result<StackDescription, StackError> {
+pub async fn update_stack(
+    client: &Client,
+    input: &StackInput,
+    wait: &WaitOptions,
+) -> Result<StackDescription, StackError> {
     check_body(&input.template)?;
     let token = request_token(Operation::Update);
     let started = SystemTime::now();
@@ -398,12 +454,20 @@ pub async fn update_stack(client: &Client, input: &StackInput, wait: &WaitOption
                 log::info!("CloudFormation stack {:?} is already up to date", input.name);
                 return describe_stack(client, &input.name)
                     .await?
-                    .ok_or_else(|| StackError::NotFound { stack: input.name.clone() });
+                    .ok_or_else(|| StackError::NotFound {
+                        stack: input.name.clone(),
+                    });
             }
             if parts.code_is("ValidationError") && parts.message.contains("does not exist") {
-                return Err(StackError::NotFound { stack: input.name.clone() });
+                return Err(StackError::NotFound {
+                    stack: input.name.clone(),
+                });
             }
-            return Err(StackError::Api { operation: "update", stack: input.name.clone(), cause: parts });
+            return Err(StackError::Api {
+                operation: "update",
+                stack: input.name.clone(),
+                cause: parts,
+            });
         }
     };
     wait_for(client, Operation::Update, &input.name, &stack_id, &token, started, wait).await
@@ -420,14 +484,34 @@ pub async fn delete_stack(client: &Client, name_or_id: &str, wait: &WaitOptions)
     let token = request_token(Operation::Delete);
     let started = SystemTime::now();
     log::info!("deleting CloudFormation stack {:?} ({})", current.name, current.id);
-    if let Err(err) = client.delete_stack().stack_name(&current.id).client_request_token(&token).send().await {
+    if let Err(err) = client
+        .delete_stack()
+        .stack_name(&current.id)
+        .client_request_token(&token)
+        .send()
+        .await
+    {
         let parts = ErrorParts::from_sdk(&err);
         if parts.code_is("ValidationError") && parts.message.contains("does not exist") {
             return Ok(());
         }
-        return Err(StackError::Api { operation: "delete", stack: current.name.clone(), cause: parts });
+        return Err(StackError::Api {
+            operation: "delete",
+            stack: current.name.clone(),
+            cause: parts,
+        });
     }
-    wait_for(client, Operation::Delete, &current.name, &current.id, &token, started, wait).await.map(|_| ())
+    wait_for(
+        client,
+        Operation::Delete,
+        &current.name,
+        &current.id,
+        &token,
+        started,
+        wait,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Polls `DescribeStacks` by ARN until the stack leaves every `*_IN_PROGRESS` status.
@@ -476,10 +560,12 @@ async fn wait_for(
             if desc.status == op.success_status() {
                 return Ok(desc);
             }
-            let events = failed_events(client, stack_id, name, token, started).await.unwrap_or_else(|e| {
-                log::warn!("could not read the events of CloudFormation stack {name:?}: {e}");
-                Vec::new()
-            });
+            let events = failed_events(client, stack_id, name, token, started)
+                .await
+                .unwrap_or_else(|e| {
+                    log::warn!("could not read the events of CloudFormation stack {name:?}: {e}");
+                    Vec::new()
+                });
             return Err(StackError::Failed {
                 operation: op,
                 stack_name: name.to_string(),

@@ -19,7 +19,11 @@ pub enum CognitoError {
     #[error("the password does not satisfy the password policy of user pool {user_pool_id}: {message}")]
     InvalidPassword { user_pool_id: String, message: String },
     #[error("Cognito refused to set the password of user {username:?} in user pool {user_pool_id}: {cause}")]
-    Api { user_pool_id: String, username: String, cause: ErrorParts },
+    Api {
+        user_pool_id: String,
+        username: String,
+        cause: ErrorParts,
+    },
 }
 
 /// Sets a permanent password for `username`.
@@ -46,12 +50,25 @@ pub async fn admin_set_permanent_password(
     cause.message = password.redact_from(&cause.message);
     let pool = user_pool_id.to_string();
     Err(match cause.code.as_deref() {
-        Some("UserNotFoundException") => CognitoError::UserNotFound { user_pool_id: pool, username: username.into() },
-        Some("ResourceNotFoundException") => CognitoError::UserPoolNotFound { user_pool_id: pool, cause },
+        Some("UserNotFoundException") => CognitoError::UserNotFound {
+            user_pool_id: pool,
+            username: username.into(),
+        },
+        Some("ResourceNotFoundException") => CognitoError::UserPoolNotFound {
+            user_pool_id: pool,
+            cause,
+        },
         Some("InvalidPasswordException") | Some("PasswordHistoryPolicyViolationException") => {
-            CognitoError::InvalidPassword { user_pool_id: pool, message: cause.message }
+            CognitoError::InvalidPassword {
+                user_pool_id: pool,
+                message: cause.message,
+            }
         }
-        _ => CognitoError::Api { user_pool_id: pool, username: username.into(), cause },
+        _ => CognitoError::Api {
+            user_pool_id: pool,
+            username: username.into(),
+            cause,
+        },
     })
 }
 
@@ -61,7 +78,11 @@ pub enum AdminPasswordError {
     #[error("cannot read the admin password: {0}")]
     Parameter(#[from] SsmError),
     #[error("cannot set the password of Cognito user {username:?} from SSM parameter {parameter:?}: {source}")]
-    Cognito { parameter: String, username: String, source: CognitoError },
+    Cognito {
+        parameter: String,
+        username: String,
+        source: CognitoError,
+    },
 }
 
 /// Reads `parameter` (decrypted) and sets it as `username`'s permanent password; returns the
@@ -84,9 +105,13 @@ pub async fn set_admin_password(
     user_pool_id: &str,
     username: &str,
 ) -> Result<i64, AdminPasswordError> {
-    admin_set_permanent_password(idp, user_pool_id, username, &p.value).await.map_err(|source| {
-        AdminPasswordError::Cognito { parameter: p.name.clone(), username: username.to_string(), source }
-    })?;
+    admin_set_permanent_password(idp, user_pool_id, username, &p.value)
+        .await
+        .map_err(|source| AdminPasswordError::Cognito {
+            parameter: p.name.clone(),
+            username: username.to_string(),
+            source,
+        })?;
     log::info!(
         "set the permanent password of Cognito user {username:?} in {user_pool_id} from SSM parameter {:?} version {}",
         p.name,

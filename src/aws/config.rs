@@ -94,9 +94,11 @@ impl Clients {
             &endpoints.cloudformation,
             |b, u| b.endpoint_url(u),
         );
-        let ssm = with_endpoint(aws_sdk_ssm::config::Builder::from(sdk_config), &endpoints.ssm, |b, u| {
-            b.endpoint_url(u)
-        });
+        let ssm = with_endpoint(
+            aws_sdk_ssm::config::Builder::from(sdk_config),
+            &endpoints.ssm,
+            |b, u| b.endpoint_url(u),
+        );
         let idp = with_endpoint(
             aws_sdk_cognitoidentityprovider::config::Builder::from(sdk_config),
             &endpoints.cognito_idp,
@@ -107,9 +109,11 @@ impl Clients {
             &endpoints.cognito_identity,
             |b, u| b.endpoint_url(u),
         );
-        let sts = with_endpoint(aws_sdk_sts::config::Builder::from(sdk_config), &endpoints.sts, |b, u| {
-            b.endpoint_url(u)
-        });
+        let sts = with_endpoint(
+            aws_sdk_sts::config::Builder::from(sdk_config),
+            &endpoints.sts,
+            |b, u| b.endpoint_url(u),
+        );
         // Emulators and VPC endpoints do not resolve virtual-hosted bucket names, so any custom S3
         // endpoint (explicit or from the environment) switches to path-style addressing.
         let s3_custom = endpoints.s3.as_deref().is_some_and(|u| !u.is_empty())
@@ -173,12 +177,18 @@ const MAX_ATTEMPTS: u32 = 5;
 impl AwsClients {
     /// Records the settings; performs no I/O.
     pub fn new(settings: AwsSettings) -> AwsClients {
-        AwsClients { settings: Arc::new(settings), cell: Arc::new(OnceCell::new()) }
+        AwsClients {
+            settings: Arc::new(settings),
+            cell: Arc::new(OnceCell::new()),
+        }
     }
 
     /// A handle around already built clients (tests with mocked or emulator-bound clients).
     pub fn from_clients(settings: AwsSettings, clients: Clients) -> AwsClients {
-        AwsClients { settings: Arc::new(settings), cell: Arc::new(OnceCell::new_with(Some(clients))) }
+        AwsClients {
+            settings: Arc::new(settings),
+            cell: Arc::new(OnceCell::new_with(Some(clients))),
+        }
     }
 
     pub fn settings(&self) -> &AwsSettings {
@@ -208,7 +218,10 @@ impl LoadServiceConfig for EndpointOverrides {
                 return Some(url.clone());
             }
         }
-        self.inner.as_ref().and_then(|c| c.service_config()).and_then(|c| c.load_config(key))
+        self.inner
+            .as_ref()
+            .and_then(|c| c.service_config())
+            .and_then(|c| c.load_config(key))
     }
 }
 
@@ -243,7 +256,11 @@ async fn load(settings: &AwsSettings) -> Result<Clients, AwsConfigError> {
     if let Some(role) = &settings.assume_role {
         log::debug!("assuming role {} for AWS calls", role.role_arn);
         let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone())
-            .session_name(role.session_name.clone().unwrap_or_else(|| "terraform-provider-dlt".to_string()))
+            .session_name(
+                role.session_name
+                    .clone()
+                    .unwrap_or_else(|| "terraform-provider-dlt".to_string()),
+            )
             .configure(&config);
         if let Some(external_id) = &role.external_id {
             builder = builder.external_id(external_id.clone());
@@ -268,16 +285,33 @@ mod tests {
 
     #[test]
     fn new_is_lazy_and_debug_shows_no_clients() {
-        let clients = AwsClients::new(AwsSettings { region: Some("eu-west-1".into()), ..AwsSettings::default() });
+        let clients = AwsClients::new(AwsSettings {
+            region: Some("eu-west-1".into()),
+            ..AwsSettings::default()
+        });
         assert!(format!("{clients:?}").contains("loaded: false"));
     }
 
     #[test]
     fn overrides_win_over_environment_for_their_service_only() {
-        let endpoints = Endpoints { ssm: Some("http://localhost:1".into()), ..Endpoints::default() };
-        let o = EndpointOverrides { by_service: endpoints.by_service_id(), inner: None };
-        let key = |id| ServiceConfigKey::builder().service_id(id).env("AWS_ENDPOINT_URL").profile("endpoint_url");
-        assert_eq!(o.load_config(key("SSM").build().unwrap()), Some("http://localhost:1".into()));
+        let endpoints = Endpoints {
+            ssm: Some("http://localhost:1".into()),
+            ..Endpoints::default()
+        };
+        let o = EndpointOverrides {
+            by_service: endpoints.by_service_id(),
+            inner: None,
+        };
+        let key = |id| {
+            ServiceConfigKey::builder()
+                .service_id(id)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+        };
+        assert_eq!(
+            o.load_config(key("SSM").build().unwrap()),
+            Some("http://localhost:1".into())
+        );
         assert_eq!(o.load_config(key("S3").build().unwrap()), None);
     }
 
@@ -287,9 +321,15 @@ mod tests {
             .region(Region::new("us-east-1"))
             .behavior_version(BehaviorVersion::latest())
             .build();
-        let endpoints = Endpoints { cloudformation: Some("http://localhost:9".into()), ..Endpoints::default() };
+        let endpoints = Endpoints {
+            cloudformation: Some("http://localhost:9".into()),
+            ..Endpoints::default()
+        };
         let c = Clients::from_sdk_config(&sdk, &endpoints);
         assert_eq!(c.region(), Some("us-east-1"));
-        assert_eq!(c.cloudformation.config().region().map(|r| r.as_ref()), Some("us-east-1"));
+        assert_eq!(
+            c.cloudformation.config().region().map(|r| r.as_ref()),
+            Some("us-east-1")
+        );
     }
 }

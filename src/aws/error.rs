@@ -43,7 +43,10 @@ impl ErrorParts {
                 code: None,
                 message: format!("could not reach the AWS endpoint ({})", DisplayErrorContext(err)),
             },
-            _ => ErrorParts { code: None, message: DisplayErrorContext(err).to_string() },
+            _ => ErrorParts {
+                code: None,
+                message: DisplayErrorContext(err).to_string(),
+            },
         }
     }
 

@@ -30,5 +30,9 @@ pub async fn put_object(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| S3Error { bucket: bucket.to_string(), key: key.to_string(), cause: ErrorParts::from_sdk(&e) })
+        .map_err(|e| S3Error {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            cause: ErrorParts::from_sdk(&e),
+        })
 }

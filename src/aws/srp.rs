@@ -74,7 +74,10 @@ pub struct SrpClient {
 
 impl fmt::Debug for SrpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SrpClient").field("pool_name", &self.pool_name).field("a", &"<redacted>").finish()
+        f.debug_struct("SrpClient")
+            .field("pool_name", &self.pool_name)
+            .field("a", &"<redacted>")
+            .finish()
     }
 }
 
@@ -94,7 +97,12 @@ impl SrpClient {
             .ok_or_else(|| SrpError::BadPoolId(user_pool_id.to_string()))?;
         let group = Group::new();
         let big_a = group.g.modpow(&a, &group.n);
-        Ok(SrpClient { group, pool_name, a, big_a })
+        Ok(SrpClient {
+            group,
+            pool_name,
+            a,
+            big_a,
+        })
     }
 
     /// `SRP_A` for `InitiateAuth`: A = gᵃ mod N as lower-case hex without padding.
@@ -121,7 +129,12 @@ impl SrpClient {
         if u == BigUint::ZERO {
             return Err(SrpError::ZeroScrambler);
         }
-        let identity = sha256(&[self.pool_name.as_bytes(), user_id_for_srp.as_bytes(), b":", password.as_bytes()]);
+        let identity = sha256(&[
+            self.pool_name.as_bytes(),
+            user_id_for_srp.as_bytes(),
+            b":",
+            password.as_bytes(),
+        ]);
         // The SDKs hash the *hex text* of H(pool|user|:|password) decoded back to bytes, i.e. the
         // raw 32-byte digest.
         let x = BigUint::from_bytes_be(&sha256(&[&pad(&salt), &identity]));
@@ -147,7 +160,9 @@ impl SrpClient {
     ) -> Result<String, SrpError> {
         let (s, u) = self.premaster(user_id_for_srp, password, salt_hex, srp_b_hex)?;
         let key = hkdf_16(&pad(&s), &pad(&u));
-        let block = B64.decode(secret_block.as_bytes()).unwrap_or_else(|_| secret_block.as_bytes().to_vec());
+        let block = B64
+            .decode(secret_block.as_bytes())
+            .unwrap_or_else(|_| secret_block.as_bytes().to_vec());
         let mut mac = hmac(&key);
         mac.update(self.pool_name.as_bytes());
         mac.update(user_id_for_srp.as_bytes());
@@ -161,7 +176,9 @@ impl SrpClient {
 pub fn cognito_timestamp(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{} {} {} {:02}:{:02}:{:02} UTC {}",
         DAYS[t.weekday().number_days_from_monday() as usize],
@@ -242,8 +259,9 @@ mod tests {
         let u = BigUint::from_bytes_be(&sha256(&[&pad(&a_pub), &pad(&big_b)]));
         let server_s = (a_pub * v.modpow(&u, &group.n)).modpow(&b, &group.n);
 
-        let (client_s, client_u) =
-            client.premaster(user, password, salt_hex, &big_b.to_str_radix(16)).expect("premaster");
+        let (client_s, client_u) = client
+            .premaster(user, password, salt_hex, &big_b.to_str_radix(16))
+            .expect("premaster");
         assert_eq!(client_u, u);
         assert_eq!(client_s, server_s);
     }
@@ -264,9 +282,18 @@ mod tests {
     fn rejects_bad_server_values() {
         let client = SrpClient::with_private_value("eu-west-1_pool", BigUint::from(7u32)).expect("client");
         let n_hex = Group::new().n.to_str_radix(16);
-        assert_eq!(client.premaster("u", "p", "01", &n_hex).unwrap_err(), SrpError::BadServerKey);
-        assert_eq!(client.premaster("u", "p", "01", "0").unwrap_err(), SrpError::BadServerKey);
-        assert_eq!(client.premaster("u", "p", "zz", "05").unwrap_err(), SrpError::BadHex("SALT"));
+        assert_eq!(
+            client.premaster("u", "p", "01", &n_hex).unwrap_err(),
+            SrpError::BadServerKey
+        );
+        assert_eq!(
+            client.premaster("u", "p", "01", "0").unwrap_err(),
+            SrpError::BadServerKey
+        );
+        assert_eq!(
+            client.premaster("u", "p", "zz", "05").unwrap_err(),
+            SrpError::BadHex("SALT")
+        );
         assert!(matches!(SrpClient::new("nopool"), Err(SrpError::BadPoolId(_))));
         assert!(!format!("{client:?}").contains('7'));
     }

@@ -31,10 +31,10 @@ pub enum SsmError {
     Api { name: String, cause: ErrorParts },
 }
 
-fn map_error<R>(name: &str, err: &aws_smithy_runtime_api::client::result::SdkError<
-    aws_sdk_ssm::operation::get_parameter::GetParameterError,
-    R,
->) -> SsmError
+fn map_error<R>(
+    name: &str,
+    err: &aws_smithy_runtime_api::client::result::SdkError<aws_sdk_ssm::operation::get_parameter::GetParameterError, R>,
+) -> SsmError
 where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
@@ -42,7 +42,9 @@ where
     let name = name.to_string();
     match cause.code.as_deref() {
         Some("ParameterNotFound") | Some("ParameterVersionNotFound") => SsmError::NotFound { name },
-        Some("AccessDeniedException") | Some("AccessDenied") | Some("AccessDeniedException.KMS")
+        Some("AccessDeniedException")
+        | Some("AccessDenied")
+        | Some("AccessDeniedException.KMS")
         | Some("KMSAccessDeniedException") => SsmError::AccessDenied { name, cause },
         _ => SsmError::Api { name, cause },
     }
@@ -57,12 +59,18 @@ pub async fn get_secure_parameter(client: &Client, name: &str) -> Result<SecureP
         .send()
         .await
         .map_err(|e| map_error(name, &e))?;
-    let p = out.parameter().ok_or_else(|| SsmError::NotFound { name: name.to_string() })?;
+    let p = out
+        .parameter()
+        .ok_or_else(|| SsmError::NotFound { name: name.to_string() })?;
     let value = Secret::new(p.value().unwrap_or_default());
     if value.is_empty() {
         return Err(SsmError::Empty { name: name.to_string() });
     }
-    Ok(SecureParameter { name: name.to_string(), value, version: p.version() })
+    Ok(SecureParameter {
+        name: name.to_string(),
+        value,
+        version: p.version(),
+    })
 }
 
 /// The parameter's current version, without decrypting it (needs no KMS permission).

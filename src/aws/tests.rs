@@ -48,7 +48,12 @@ fn stack(status: &str) -> Stack {
         .stack_id(ARN)
         .stack_name("dlt")
         .stack_status(StackStatus::from(status))
-        .outputs(Output::builder().output_key("UserPoolId").output_value("us-east-1_x").build())
+        .outputs(
+            Output::builder()
+                .output_key("UserPoolId")
+                .output_value("us-east-1_x")
+                .build(),
+        )
         .build()
 }
 
@@ -68,7 +73,11 @@ fn event(logical: &str, ty: &str, status: &str, reason: &str, token: Option<&str
         .stack_name("dlt")
         .event_id(format!("{logical}-{status}"))
         .logical_resource_id(logical)
-        .physical_resource_id(if ty == "AWS::CloudFormation::Stack" { ARN } else { "phys" })
+        .physical_resource_id(if ty == "AWS::CloudFormation::Stack" {
+            ARN
+        } else {
+            "phys"
+        })
         .resource_type(ty)
         .resource_status(ResourceStatus::from(status))
         .resource_status_reason(reason)
@@ -109,8 +118,22 @@ async fn create_failure_names_failed_resources_of_this_operation_only() {
         let tok = t2.lock().unwrap().clone();
         let tok = tok.as_deref();
         DescribeStackEventsOutput::builder()
-            .stack_events(event("dlt", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE", "", tok, 0))
-            .stack_events(event("DLTEcsCluster", "AWS::ECS::Cluster", "CREATE_FAILED", "Resource creation cancelled", tok, 1))
+            .stack_events(event(
+                "dlt",
+                "AWS::CloudFormation::Stack",
+                "ROLLBACK_COMPLETE",
+                "",
+                tok,
+                0,
+            ))
+            .stack_events(event(
+                "DLTEcsCluster",
+                "AWS::ECS::Cluster",
+                "CREATE_FAILED",
+                "Resource creation cancelled",
+                tok,
+                1,
+            ))
             .stack_events(event(
                 "dlt",
                 "AWS::CloudFormation::Stack",
@@ -128,22 +151,41 @@ async fn create_failure_names_failed_resources_of_this_operation_only() {
                 3,
             ))
             // An older operation's failure with another token must not be reported.
-            .stack_events(event("OldQueue", "AWS::SQS::Queue", "UPDATE_FAILED", "old failure", Some("other"), 7200))
+            .stack_events(event(
+                "OldQueue",
+                "AWS::SQS::Queue",
+                "UPDATE_FAILED",
+                "old failure",
+                Some("other"),
+                7200,
+            ))
             .build()
     });
     let client = cfn(&[&create, &describe, &events]);
-    let err = cloudformation::create_stack(&client, &input(), &fast_wait()).await.unwrap_err();
+    let err = cloudformation::create_stack(&client, &input(), &fast_wait())
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, StackError::Failed { ref status, .. } if status == "ROLLBACK_COMPLETE"), "{msg}");
+    assert!(
+        matches!(err, StackError::Failed { ref status, .. } if status == "ROLLBACK_COMPLETE"),
+        "{msg}"
+    );
     assert_eq!(err.stack_id(), Some(ARN));
-    assert!(msg.contains("ScenariosBucket (AWS::S3::Bucket) CREATE_FAILED: dlt-scenarios already exists"), "{msg}");
+    assert!(
+        msg.contains("ScenariosBucket (AWS::S3::Bucket) CREATE_FAILED: dlt-scenarios already exists"),
+        "{msg}"
+    );
     assert!(msg.contains("DLTEcsCluster"), "{msg}");
     assert!(
         msg.find("ScenariosBucket").unwrap() < msg.find("DLTEcsCluster").unwrap(),
         "root cause first: {msg}"
     );
     assert!(!msg.contains("OldQueue"), "{msg}");
-    assert!(token.lock().unwrap().as_deref().is_some_and(|t| t.starts_with("terraform-dlt-create-")));
+    assert!(token
+        .lock()
+        .unwrap()
+        .as_deref()
+        .is_some_and(|t| t.starts_with("terraform-dlt-create-")));
 }
 
 #[tokio::test]
@@ -152,16 +194,36 @@ async fn create_failure_without_tokens_uses_event_time() {
     let describe = stacks_sequence(&["CREATE_FAILED"]);
     let events = mock!(Cfn::describe_stack_events).then_output(|| {
         DescribeStackEventsOutput::builder()
-            .stack_events(event("Role", "AWS::IAM::Role", "CREATE_FAILED", "Requires capabilities : [CAPABILITY_IAM]", None, 0))
-            .stack_events(event("Ancient", "AWS::IAM::Role", "CREATE_FAILED", "from last week", None, 7 * 86400))
+            .stack_events(event(
+                "Role",
+                "AWS::IAM::Role",
+                "CREATE_FAILED",
+                "Requires capabilities : [CAPABILITY_IAM]",
+                None,
+                0,
+            ))
+            .stack_events(event(
+                "Ancient",
+                "AWS::IAM::Role",
+                "CREATE_FAILED",
+                "from last week",
+                None,
+                7 * 86400,
+            ))
             .build()
     });
     let client = cfn(&[&create, &describe, &events]);
     let mut inp = input();
     inp.on_failure = OnFailure::DoNothing;
-    let msg = cloudformation::create_stack(&client, &inp, &fast_wait()).await.unwrap_err().to_string();
+    let msg = cloudformation::create_stack(&client, &inp, &fast_wait())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("the stack is CREATE_FAILED"), "{msg}");
-    assert!(msg.contains("Role (AWS::IAM::Role) CREATE_FAILED: Requires capabilities"), "{msg}");
+    assert!(
+        msg.contains("Role (AWS::IAM::Role) CREATE_FAILED: Requires capabilities"),
+        "{msg}"
+    );
     assert!(!msg.contains("Ancient"), "{msg}");
 }
 
@@ -171,11 +233,20 @@ async fn create_with_on_failure_delete_ends_deleted() {
     let describe = stacks_sequence(&["CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"]);
     let events = mock!(Cfn::describe_stack_events).then_output(|| {
         DescribeStackEventsOutput::builder()
-            .stack_events(event("Fn", "AWS::Lambda::Function", "CREATE_FAILED", "Runtime nodejs16.x is deprecated", None, 0))
+            .stack_events(event(
+                "Fn",
+                "AWS::Lambda::Function",
+                "CREATE_FAILED",
+                "Runtime nodejs16.x is deprecated",
+                None,
+                0,
+            ))
             .build()
     });
     let client = cfn(&[&create, &describe, &events]);
-    let err = cloudformation::create_stack(&client, &input(), &fast_wait()).await.unwrap_err();
+    let err = cloudformation::create_stack(&client, &input(), &fast_wait())
+        .await
+        .unwrap_err();
     assert_eq!(err.final_status(), Some("DELETE_COMPLETE"));
     assert!(err.to_string().contains("nodejs16.x is deprecated"));
 }
@@ -185,7 +256,9 @@ async fn create_success_returns_outputs() {
     let create = mock!(Cfn::create_stack).then_output(|| CreateStackOutput::builder().stack_id(ARN).build());
     let describe = stacks_sequence(&["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"]);
     let client = cfn(&[&create, &describe]);
-    let s = cloudformation::create_stack(&client, &input(), &fast_wait()).await.unwrap();
+    let s = cloudformation::create_stack(&client, &input(), &fast_wait())
+        .await
+        .unwrap();
     assert_eq!(s.status, "CREATE_COMPLETE");
     assert_eq!(s.id, ARN);
     assert_eq!(s.outputs.get("UserPoolId").map(String::as_str), Some("us-east-1_x"));
@@ -209,17 +282,27 @@ async fn delete_failed_names_the_resource() {
             .build()
     });
     let client = cfn(&[&describe, &delete, &events]);
-    let err = cloudformation::delete_stack(&client, ARN, &fast_wait()).await.unwrap_err();
+    let err = cloudformation::delete_stack(&client, ARN, &fast_wait())
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("delete of CloudFormation stack \"dlt\" failed: the stack is DELETE_FAILED"), "{msg}");
-    assert!(msg.contains("ScenariosBucket (AWS::S3::Bucket) DELETE_FAILED: The bucket you tried to delete is not empty"));
+    assert!(
+        msg.starts_with("delete of CloudFormation stack \"dlt\" failed: the stack is DELETE_FAILED"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("ScenariosBucket (AWS::S3::Bucket) DELETE_FAILED: The bucket you tried to delete is not empty")
+    );
 }
 
 #[tokio::test]
 async fn delete_of_missing_stack_succeeds() {
     let describe = mock!(Cfn::describe_stacks)
         .sequence()
-        .http_status(400, query_error("ValidationError", &format!("Stack with id {ARN} does not exist")))
+        .http_status(
+            400,
+            query_error("ValidationError", &format!("Stack with id {ARN} does not exist")),
+        )
         .repeatedly()
         .build();
     let client = cfn(&[&describe]);
@@ -230,7 +313,11 @@ async fn delete_of_missing_stack_succeeds() {
 #[tokio::test]
 async fn update_rollback_complete_is_a_failure_and_can_be_updated_again() {
     let update = mock!(Cfn::update_stack).then_output(|| UpdateStackOutput::builder().stack_id(ARN).build());
-    let describe = stacks_sequence(&["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]);
+    let describe = stacks_sequence(&[
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]);
     let events = mock!(Cfn::describe_stack_events).then_output(|| {
         DescribeStackEventsOutput::builder()
             .stack_events(event(
@@ -244,16 +331,24 @@ async fn update_rollback_complete_is_a_failure_and_can_be_updated_again() {
             .build()
     });
     let client = cfn(&[&update, &describe, &events]);
-    let err = cloudformation::update_stack(&client, &input(), &fast_wait()).await.unwrap_err();
+    let err = cloudformation::update_stack(&client, &input(), &fast_wait())
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("update of CloudFormation stack \"dlt\" failed: the stack is UPDATE_ROLLBACK_COMPLETE"));
     assert!(msg.contains("DLTApiLambda (AWS::Lambda::Function) UPDATE_FAILED: Resource handler returned message"));
 
     // From UPDATE_ROLLBACK_COMPLETE the next update proceeds normally.
     let update = mock!(Cfn::update_stack).then_output(|| UpdateStackOutput::builder().stack_id(ARN).build());
-    let describe = stacks_sequence(&["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]);
+    let describe = stacks_sequence(&[
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_COMPLETE",
+    ]);
     let client = cfn(&[&update, &describe]);
-    let s = cloudformation::update_stack(&client, &input(), &fast_wait()).await.unwrap();
+    let s = cloudformation::update_stack(&client, &input(), &fast_wait())
+        .await
+        .unwrap();
     assert_eq!(s.status, "UPDATE_COMPLETE");
 }
 
@@ -291,11 +386,23 @@ async fn throttling_is_retried_then_succeeds() {
 async fn api_errors_carry_code_and_message() {
     let create = mock!(Cfn::create_stack)
         .sequence()
-        .http_status(400, query_error("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]"))
+        .http_status(
+            400,
+            query_error(
+                "InsufficientCapabilitiesException",
+                "Requires capabilities : [CAPABILITY_IAM]",
+            ),
+        )
         .build();
     let client = cfn(&[&create]);
-    let msg = cloudformation::create_stack(&client, &input(), &fast_wait()).await.unwrap_err().to_string();
-    assert!(msg.contains("InsufficientCapabilitiesException: Requires capabilities : [CAPABILITY_IAM]"), "{msg}");
+    let msg = cloudformation::create_stack(&client, &input(), &fast_wait())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("InsufficientCapabilitiesException: Requires capabilities : [CAPABILITY_IAM]"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -303,8 +410,13 @@ async fn template_body_over_limit_is_refused_before_any_call() {
     let create = mock!(Cfn::create_stack).then_output(|| CreateStackOutput::builder().stack_id(ARN).build());
     let client = cfn(&[&create]);
     let mut inp = input();
-    inp.template = Some(TemplateSource::Body("x".repeat(cloudformation::MAX_TEMPLATE_BODY_BYTES + 1)));
-    let msg = cloudformation::create_stack(&client, &inp, &fast_wait()).await.unwrap_err().to_string();
+    inp.template = Some(TemplateSource::Body(
+        "x".repeat(cloudformation::MAX_TEMPLATE_BODY_BYTES + 1),
+    ));
+    let msg = cloudformation::create_stack(&client, &inp, &fast_wait())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("51201 bytes") && msg.contains("template_url"), "{msg}");
     assert_eq!(create.num_calls(), 0);
 }
@@ -316,7 +428,9 @@ async fn wait_times_out_with_the_stack_id() {
     let client = cfn(&[&create, &describe]);
     let mut wait = fast_wait();
     wait.timeout = Duration::from_millis(30);
-    let err = cloudformation::create_stack(&client, &input(), &wait).await.unwrap_err();
+    let err = cloudformation::create_stack(&client, &input(), &wait)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StackError::Timeout { .. }), "{err}");
     assert_eq!(err.stack_id(), Some(ARN));
     assert!(err.to_string().contains("timeouts.create"), "{err}");
@@ -335,7 +449,9 @@ async fn wait_stops_on_cancellation() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         cancel.cancel();
     });
-    let err = cloudformation::create_stack(&client, &input(), &wait).await.unwrap_err();
+    let err = cloudformation::create_stack(&client, &input(), &wait)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StackError::Cancelled { .. }), "{err}");
     assert_eq!(err.stack_id(), Some(ARN));
 }
@@ -343,12 +459,17 @@ async fn wait_stops_on_cancellation() {
 // ---- SSM and Cognito ----
 
 fn ssm_client(rules: &[&Rule]) -> aws_sdk_ssm::Client {
-    mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules.iter().copied(), |c| c.retry_config(fast_retry()))
+    mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules.iter().copied(), |c| c
+        .retry_config(fast_retry()))
 }
 
 fn idp_client(rules: &[&Rule]) -> aws_sdk_cognitoidentityprovider::Client {
-    mock_client!(aws_sdk_cognitoidentityprovider, RuleMode::MatchAny, rules.iter().copied(), |c| c
-        .retry_config(fast_retry()))
+    mock_client!(
+        aws_sdk_cognitoidentityprovider,
+        RuleMode::MatchAny,
+        rules.iter().copied(),
+        |c| c.retry_config(fast_retry())
+    )
 }
 
 const PASSWORD: &str = "Corr3ct-Horse-Battery!";
@@ -360,7 +481,13 @@ fn password_parameter() -> Rule {
         .match_requests(|r| r.name() == Some("/cognito/password"))
         .then_output(|| {
             GetParameterOutput::builder()
-                .parameter(Parameter::builder().name("/cognito/password").value(PASSWORD).version(3).build())
+                .parameter(
+                    Parameter::builder()
+                        .name("/cognito/password")
+                        .value(PASSWORD)
+                        .version(3)
+                        .build(),
+                )
                 .build()
         })
 }
@@ -396,7 +523,9 @@ async fn password_is_set_and_version_returned() {
 #[tokio::test]
 async fn secure_parameter_debug_never_shows_the_value() {
     let get = password_parameter();
-    let p = ssm::get_secure_parameter(&ssm_client(&[&get]), "/cognito/password").await.unwrap();
+    let p = ssm::get_secure_parameter(&ssm_client(&[&get]), "/cognito/password")
+        .await
+        .unwrap();
     assert!(!format!("{p:?}").contains(PASSWORD));
     assert_eq!(p.value.expose(), PASSWORD);
 }
@@ -408,7 +537,10 @@ async fn password_policy_violation_names_user_parameter_and_policy() {
         .sequence()
         .http_status(
             400,
-            json_error("InvalidPasswordException", "Password did not conform with policy: Password must have symbol characters"),
+            json_error(
+                "InvalidPasswordException",
+                "Password did not conform with policy: Password must have symbol characters",
+            ),
         )
         .build();
     let err = cognito::set_admin_password_from_ssm(
@@ -422,10 +554,19 @@ async fn password_policy_violation_names_user_parameter_and_policy() {
     .unwrap_err();
     let msg = err.to_string();
     assert!(
-        matches!(err, AdminPasswordError::Cognito { source: CognitoError::InvalidPassword { .. }, .. }),
+        matches!(
+            err,
+            AdminPasswordError::Cognito {
+                source: CognitoError::InvalidPassword { .. },
+                ..
+            }
+        ),
         "{msg}"
     );
-    assert!(msg.contains("\"dltadmin\"") && msg.contains("\"/cognito/password\""), "{msg}");
+    assert!(
+        msg.contains("\"dltadmin\"") && msg.contains("\"/cognito/password\""),
+        "{msg}"
+    );
     assert!(msg.contains("password policy of user pool us-east-1_pool"), "{msg}");
     assert!(msg.contains("Password must have symbol characters"), "{msg}");
     assert!(!msg.contains(PASSWORD));
@@ -441,8 +582,14 @@ async fn missing_parameter_is_named() {
     let err = cognito::set_admin_password_from_ssm(&ssm_client(&[&get]), &idp, "/nope", "us-east-1_pool", "dltadmin")
         .await
         .unwrap_err();
-    assert!(matches!(err, AdminPasswordError::Parameter(SsmError::NotFound { .. })), "{err}");
-    assert!(err.to_string().contains("SSM parameter \"/nope\" does not exist"), "{err}");
+    assert!(
+        matches!(err, AdminPasswordError::Parameter(SsmError::NotFound { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("SSM parameter \"/nope\" does not exist"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -453,7 +600,13 @@ async fn parameter_version_without_decryption() {
         .match_requests(|r| r.with_decryption() == Some(false))
         .then_output(|| {
             GetParameterOutput::builder()
-                .parameter(Parameter::builder().name("/p").value("AQICAH-ciphertext").version(7).build())
+                .parameter(
+                    Parameter::builder()
+                        .name("/p")
+                        .value("AQICAH-ciphertext")
+                        .version(7)
+                        .build(),
+                )
                 .build()
         });
     assert_eq!(ssm::get_parameter_version(&ssm_client(&[&get]), "/p").await.unwrap(), 7);
@@ -463,7 +616,13 @@ async fn parameter_version_without_decryption() {
 async fn access_denied_on_parameter_mentions_permissions() {
     let get = mock!(aws_sdk_ssm::Client::get_parameter)
         .sequence()
-        .http_status(400, json_error("AccessDeniedException", "User is not authorized to perform ssm:GetParameter"))
+        .http_status(
+            400,
+            json_error(
+                "AccessDeniedException",
+                "User is not authorized to perform ssm:GetParameter",
+            ),
+        )
         .build();
     let err = ssm::get_secure_parameter(&ssm_client(&[&get]), "/p").await.unwrap_err();
     assert!(err.to_string().contains("kms:Decrypt"), "{err}");
@@ -486,6 +645,9 @@ async fn missing_user_is_named() {
     .await
     .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("user \"ghost\" does not exist in Cognito user pool us-east-1_pool"), "{msg}");
+    assert!(
+        msg.contains("user \"ghost\" does not exist in Cognito user pool us-east-1_pool"),
+        "{msg}"
+    );
     assert!(msg.contains("/cognito/password"), "{msg}");
 }

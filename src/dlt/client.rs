@@ -35,7 +35,12 @@ use super::model::{error_code, error_message, ScenarioDetail, ScenarioSummary, V
 #[derive(Debug, thiserror::Error)]
 pub enum DltError {
     #[error("DLT API {method} {path} returned HTTP {status}: {message}")]
-    Api { method: String, path: String, status: u16, message: String },
+    Api {
+        method: String,
+        path: String,
+        status: u16,
+        message: String,
+    },
     #[error("DLT API {method} {path} failed: {message}")]
     Transport {
         method: String,
@@ -53,7 +58,11 @@ pub enum DltError {
     #[error("invalid DLT API endpoint {endpoint:?}: {reason}")]
     Endpoint { endpoint: String, reason: String },
     #[error("DLT API {method} {path} returned a body that is not the expected JSON: {detail}")]
-    Decode { method: String, path: String, detail: String },
+    Decode {
+        method: String,
+        path: String,
+        detail: String,
+    },
 }
 
 impl DltError {
@@ -78,7 +87,9 @@ impl DltError {
     pub fn is_not_found(&self) -> bool {
         match self {
             DltError::Api { status: 404, .. } => true,
-            DltError::Api { status: 400, message, .. } => {
+            DltError::Api {
+                status: 400, message, ..
+            } => {
                 message.contains("TypeError: Cannot read properties of undefined")
                     || message.contains("TypeError: Cannot read property")
                     || error_code(message) == Some("TEST_NOT_FOUND")
@@ -131,13 +142,20 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
-        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(15) }
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(15),
+        }
     }
 }
 
 impl RetryPolicy {
     fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.min(16)).min(self.max_delay);
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
         let jitter = 0.75 + rand::random::<f64>() * 0.5;
         exp.mul_f64(jitter)
     }
@@ -214,15 +232,23 @@ pub struct DltClient {
 
 impl std::fmt::Debug for DltClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DltClient").field("endpoint", &self.base).field("region", &self.region).finish_non_exhaustive()
+        f.debug_struct("DltClient")
+            .field("endpoint", &self.base)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
     }
 }
 
 impl DltClient {
     pub fn new(config: DltClientConfig) -> Result<DltClient, DltError> {
         let endpoint = config.endpoint.trim();
-        let bad = |reason: &str| DltError::Endpoint { endpoint: config.endpoint.clone(), reason: reason.to_string() };
-        let uri: http::Uri = endpoint.parse().map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        let bad = |reason: &str| DltError::Endpoint {
+            endpoint: config.endpoint.clone(),
+            reason: reason.to_string(),
+        };
+        let uri: http::Uri = endpoint
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => return Err(bad("it must start with https:// (or http:// for a local test double)")),
@@ -263,7 +289,10 @@ impl DltClient {
     }
 
     pub fn stats(&self) -> ClientStats {
-        ClientStats { requests: self.requests.load(Ordering::Relaxed), retries: self.retries.load(Ordering::Relaxed) }
+        ClientStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
     }
 
     /// `GET /scenarios/{testId}`.
@@ -275,26 +304,38 @@ impl DltClient {
 
     /// `GET /scenarios`.
     pub async fn list_scenarios(&self) -> Result<Vec<ScenarioSummary>, DltError> {
-        let v = self.call_json(Method::GET, "scenarios", None, RetryMode::Idempotent).await?;
+        let v = self
+            .call_json(Method::GET, "scenarios", None, RetryMode::Idempotent)
+            .await?;
         Ok(ScenarioSummary::list_from_value(&v))
     }
 
     /// `POST /scenarios`: creates or updates the test **and starts a run**. Retried only when
     /// DLT cannot have acted; see [`DltError::is_ambiguous`] for the rest.
     pub async fn start_scenario(&self, payload: &Value) -> Result<Value, DltError> {
-        self.call_json(Method::POST, "scenarios", Some(payload), RetryMode::NotAccepted).await
+        self.call_json(Method::POST, "scenarios", Some(payload), RetryMode::NotAccepted)
+            .await
     }
 
     /// `POST /scenarios/{testId}`: asks DLT to cancel a run (answer `"test cancelling"`).
     pub async fn cancel_scenario(&self, test_id: &str) -> Result<(), DltError> {
         let path = scenario_path(test_id);
-        self.call(Method::POST, &path, Some(&Value::Object(Default::default())), RetryMode::Idempotent).await?;
+        self.call(
+            Method::POST,
+            &path,
+            Some(&Value::Object(Default::default())),
+            RetryMode::Idempotent,
+        )
+        .await?;
         Ok(())
     }
 
     /// `DELETE /scenarios/{testId}`; a test that is already gone is success.
     pub async fn delete_scenario(&self, test_id: &str) -> Result<DeleteOutcome, DltError> {
-        match self.call(Method::DELETE, &scenario_path(test_id), None, RetryMode::Idempotent).await {
+        match self
+            .call(Method::DELETE, &scenario_path(test_id), None, RetryMode::Idempotent)
+            .await
+        {
             Ok(_) => Ok(DeleteOutcome::Deleted),
             Err(e) if e.is_not_found() => Ok(DeleteOutcome::AlreadyGone),
             Err(e) => Err(e),
@@ -303,16 +344,24 @@ impl DltClient {
 
     /// `GET /vCPUDetails`: Fargate vCPU quota and usage per region.
     pub async fn vcpu_details(&self) -> Result<std::collections::BTreeMap<String, VcpuDetails>, DltError> {
-        let v = self.call_json(Method::GET, "vCPUDetails", None, RetryMode::Idempotent).await?;
+        let v = self
+            .call_json(Method::GET, "vCPUDetails", None, RetryMode::Idempotent)
+            .await?;
         Ok(VcpuDetails::map_from_value(&v))
     }
 
     /// `GET /regions`: the regions with a deployed DLT regional stack.
     pub async fn regions(&self) -> Result<Vec<String>, DltError> {
-        let v = self.call_json(Method::GET, "regions", None, RetryMode::Idempotent).await?;
+        let v = self
+            .call_json(Method::GET, "regions", None, RetryMode::Idempotent)
+            .await?;
         Ok(v.get("regions")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|r| r.get("region").and_then(Value::as_str).map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get("region").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -327,7 +376,10 @@ impl DltClient {
         serde_json::from_slice(&bytes).map_err(|e| DltError::Decode {
             method: method.to_string(),
             path: format!("/{path}"),
-            detail: format!("{e}; body starts with {:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
+            detail: format!(
+                "{e}; body starts with {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            ),
         })
     }
 
@@ -344,7 +396,12 @@ impl DltClient {
                 Ok(b) => return Ok(b),
                 Err(e) if attempt + 1 < self.retry.max_attempts && e.retryable(mode) => {
                     let delay = self.retry.delay(attempt).max(retry_after.unwrap_or_default());
-                    log::warn!("{e}; retrying in {:.1}s (attempt {} of {})", delay.as_secs_f64(), attempt + 2, self.retry.max_attempts);
+                    log::warn!(
+                        "{e}; retrying in {:.1}s (attempt {} of {})",
+                        delay.as_secs_f64(),
+                        attempt + 2,
+                        self.retry.max_attempts
+                    );
                     self.retries.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(delay).await;
                     attempt += 1;
@@ -383,12 +440,21 @@ impl DltClient {
                 let connect = e
                     .downcast_ref::<hyper_util::client::legacy::Error>()
                     .is_some_and(hyper_util::client::legacy::Error::is_connect);
-                let e = DltError::Transport { method: method.to_string(), path: show_path, message: chain(&*e), connect };
+                let e = DltError::Transport {
+                    method: method.to_string(),
+                    path: show_path,
+                    message: chain(&*e),
+                    connect,
+                };
                 return (Err(e), None);
             }
             Ok(Ok(r)) => r,
         };
-        log::debug!("DLT API {method} {show_path} -> {} in {} ms", parts.status.as_u16(), started.elapsed().as_millis());
+        log::debug!(
+            "DLT API {method} {show_path} -> {} in {} ms",
+            parts.status.as_u16(),
+            started.elapsed().as_millis()
+        );
         if parts.status.is_success() {
             return (Ok(bytes), None);
         }
@@ -404,7 +470,10 @@ impl DltClient {
             status: parts.status.as_u16(),
             message: error_message(&bytes),
         };
-        (Err(e), retry_after.filter(|_| parts.status == StatusCode::TOO_MANY_REQUESTS || parts.status.is_server_error()))
+        (
+            Err(e),
+            retry_after.filter(|_| parts.status == StatusCode::TOO_MANY_REQUESTS || parts.status.is_server_error()),
+        )
     }
 
     async fn signed_request(&self, method: &Method, url: &str, body: Bytes) -> Result<Request<Full<Bytes>>, DltError> {
@@ -412,13 +481,18 @@ impl DltClient {
             .credentials
             .provide_credentials()
             .await
-            .map_err(|e| DltError::Credentials(aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| DltError::Credentials(error_chain(&e)))?;
         let identity: Identity = creds.into();
-        let mut builder = Request::builder().method(method.clone()).uri(url).header("accept", "application/json");
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(url)
+            .header("accept", "application/json");
         if !body.is_empty() {
             builder = builder.header("content-type", "application/json");
         }
-        let mut req = builder.body(Full::new(body.clone())).map_err(|e| DltError::Signing(e.to_string()))?;
+        let mut req = builder
+            .body(Full::new(body.clone()))
+            .map_err(|e| DltError::Signing(e.to_string()))?;
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
@@ -428,11 +502,16 @@ impl DltClient {
             .build()
             .map_err(|e| DltError::Signing(e.to_string()))?
             .into();
-        let headers: Vec<(&str, &str)> =
-            req.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+        let headers: Vec<(&str, &str)> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
         let signable = SignableRequest::new(method.as_str(), url, headers.into_iter(), SignableBody::Bytes(&body))
             .map_err(|e| DltError::Signing(e.to_string()))?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| DltError::Signing(e.to_string()))?.into_parts();
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| DltError::Signing(e.to_string()))?
+            .into_parts();
         instructions.apply_to_request_http1x(&mut req);
         Ok(req)
     }
@@ -477,8 +556,14 @@ mod tests {
 
     #[test]
     fn joins_endpoint_with_or_without_slash() {
-        for e in ["https://abc.execute-api.eu-west-1.amazonaws.com/prod/", "https://abc.execute-api.eu-west-1.amazonaws.com/prod"] {
-            assert_eq!(client(e).expect("client").endpoint(), "https://abc.execute-api.eu-west-1.amazonaws.com/prod");
+        for e in [
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+        ] {
+            assert_eq!(
+                client(e).expect("client").endpoint(),
+                "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
+            );
         }
         assert!(client("abc.execute-api.amazonaws.com/prod").is_err());
         assert!(client("ftp://x/prod").is_err());
@@ -494,7 +579,11 @@ mod tests {
             message: message.into(),
         };
         assert!(api(404, "TEST_NOT_FOUND: x").is_not_found());
-        assert!(api(400, "TypeError: Cannot read properties of undefined (reading 'testTaskConfigs')").is_not_found());
+        assert!(api(
+            400,
+            "TypeError: Cannot read properties of undefined (reading 'testTaskConfigs')"
+        )
+        .is_not_found());
         assert!(!api(400, "[object Object]").is_not_found());
         assert!(api(429, "").retryable(RetryMode::NotAccepted));
         assert!(api(502, "").retryable(RetryMode::NotAccepted));
@@ -502,13 +591,35 @@ mod tests {
         assert!(api(504, "").retryable(RetryMode::Idempotent));
         assert!(!api(400, "").retryable(RetryMode::Idempotent));
         let shown = api(400, "TypeError: testTaskConfigs is not iterable").to_string();
-        assert_eq!(shown, "DLT API GET /scenarios/x returned HTTP 400: TypeError: testTaskConfigs is not iterable");
+        assert_eq!(
+            shown,
+            "DLT API GET /scenarios/x returned HTTP 400: TypeError: testTaskConfigs is not iterable"
+        );
     }
 
     #[test]
     fn backoff_grows_and_caps() {
-        let p = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         assert!(p.delay(0) <= Duration::from_millis(125));
         assert!(p.delay(10) <= Duration::from_millis(1250) && p.delay(10) >= Duration::from_millis(750));
     }
+}
+
+/// An error and its sources as one readable line (Display only, each distinct message once).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let msg = cause.to_string();
+        if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+        source = cause.source();
+    }
+    text
 }

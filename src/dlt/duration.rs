@@ -15,7 +15,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut rest = input;
     let mut total = 0f64;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(format!("invalid duration {s:?}: expected a number at {rest:?}"));
         }
@@ -23,7 +25,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("invalid duration {s:?}: {:?} is not a number", &rest[..num_len]))?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let scale = match unit {
             "ns" => 1e-9,
@@ -37,7 +41,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
                     "invalid duration {s:?}: missing unit; use ms, s, m or h (for example \"{number}s\")"
                 ))
             }
-            other => return Err(format!("invalid duration {s:?}: unknown unit {other:?}; use ms, s, m or h")),
+            other => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {other:?}; use ms, s, m or h"
+                ))
+            }
         };
         total += number * scale;
         rest = &rest[unit_len..];

@@ -68,7 +68,12 @@ impl Gates {
         let none = t.requests == 0;
         let mut out = Vec::new();
         let mut push = |gate: &str, threshold: String, actual: String, ok: bool| {
-            out.push(GateResult { gate: gate.to_string(), threshold, actual, passed: ok && !none });
+            out.push(GateResult {
+                gate: gate.to_string(),
+                threshold,
+                actual,
+                passed: ok && !none,
+            });
         };
         if let Some(min) = self.min_success_rate {
             push(
@@ -83,11 +88,20 @@ impl Gates {
             ("max_p90", self.max_p90, t.p90_ms),
             ("max_p95", self.max_p95, t.p95_ms),
             ("max_p99", self.max_p99, t.p99_ms),
-            ("max_avg_response_time", self.max_avg_response_time, t.avg_response_time_ms),
+            (
+                "max_avg_response_time",
+                self.max_avg_response_time,
+                t.avg_response_time_ms,
+            ),
         ];
         for (gate, limit, actual) in latency {
             if let Some(limit) = limit {
-                push(gate, format!("<= {}", format_duration(limit)), fmt_ms(actual), actual <= ms(limit));
+                push(
+                    gate,
+                    format!("<= {}", format_duration(limit)),
+                    fmt_ms(actual),
+                    actual <= ms(limit),
+                );
             }
         }
         if let Some(min) = self.min_throughput {
@@ -99,7 +113,12 @@ impl Gates {
             );
         }
         if let Some(max) = self.max_failures {
-            push("max_failures", format!("<= {max}"), t.failures.to_string(), t.failures <= max);
+            push(
+                "max_failures",
+                format!("<= {max}"),
+                t.failures.to_string(),
+                t.failures <= max,
+            );
         }
         out
     }
@@ -120,7 +139,11 @@ pub fn format_table(results: &[GateResult]) -> String {
                 g.gate.clone(),
                 g.threshold.clone(),
                 g.actual.clone(),
-                if g.passed { "pass".to_string() } else { "FAIL".to_string() },
+                if g.passed {
+                    "pass".to_string()
+                } else {
+                    "FAIL".to_string()
+                },
             ]
         })
         .collect();
@@ -147,7 +170,12 @@ pub fn format_table(results: &[GateResult]) -> String {
     line(&mut s, headers);
     line(
         &mut s,
-        [&"-".repeat(widths[0]), &"-".repeat(widths[1]), &"-".repeat(widths[2]), &"-".repeat(widths[3])],
+        [
+            &"-".repeat(widths[0]),
+            &"-".repeat(widths[1]),
+            &"-".repeat(widths[2]),
+            &"-".repeat(widths[3]),
+        ],
     );
     for row in &rows {
         line(&mut s, [&row[0], &row[1], &row[2], &row[3]]);
@@ -209,7 +237,11 @@ mod tests {
 
     #[test]
     fn zero_requests_fails_every_gate() {
-        let g = Gates { max_failures: Some(10), max_p95: Some(Duration::from_secs(1)), ..Gates::default() };
+        let g = Gates {
+            max_failures: Some(10),
+            max_p95: Some(Duration::from_secs(1)),
+            ..Gates::default()
+        };
         let r = g.evaluate(&results(0, 0, 0.0));
         assert!(r.iter().all(|g| !g.passed));
     }
@@ -218,7 +250,10 @@ mod tests {
     fn table_lists_every_gate() {
         let r = gates().evaluate(&results(1000, 900, 2000.0));
         let t = format_table(&r);
-        assert!(t.contains("min_success_rate") && t.contains("FAIL") && t.contains("pass"), "{t}");
+        assert!(
+            t.contains("min_success_rate") && t.contains("FAIL") && t.contains("pass"),
+            "{t}"
+        );
         assert_eq!(t.lines().count(), 2 + r.len());
     }
 }

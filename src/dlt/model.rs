@@ -112,7 +112,11 @@ impl ScenarioDetail {
             .and_then(Value::as_array)
             .map(|rows| rows.iter().map(HistoryRow::from_value).collect())
             .unwrap_or_default();
-        history.sort_by(|a, b| a.end_time.cmp(&b.end_time).then_with(|| a.start_time.cmp(&b.start_time)));
+        history.sort_by(|a, b| {
+            a.end_time
+                .cmp(&b.end_time)
+                .then_with(|| a.start_time.cmp(&b.start_time))
+        });
         ScenarioDetail {
             test_id: str_field(&v, "testId").unwrap_or_default(),
             test_name: str_field(&v, "testName"),
@@ -279,7 +283,12 @@ pub struct DltStats {
 impl DltStats {
     pub fn from_value(v: &Value) -> DltStats {
         let f = |k: &str| num(v.get(k)).filter(|x| x.is_finite()).unwrap_or(0.0);
-        let c = |k: &str| num(v.get(k)).filter(|x| x.is_finite() && *x >= 0.0).unwrap_or(0.0).round() as u64;
+        let c = |k: &str| {
+            num(v.get(k))
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .unwrap_or(0.0)
+                .round() as u64
+        };
         let rc = v
             .get("rc")
             .and_then(Value::as_array)
@@ -298,7 +307,11 @@ impl DltStats {
         let labels = v
             .get("labels")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|l| (str_field(l, "label").unwrap_or_default(), DltStats::from_value(l))).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|l| (str_field(l, "label").unwrap_or_default(), DltStats::from_value(l)))
+                    .collect()
+            })
             .unwrap_or_default();
         DltStats {
             avg_rt: f("avg_rt"),
@@ -328,14 +341,22 @@ impl DltStats {
     /// carry `testDuration: "0"`, so the caller passes the total's).
     pub fn to_stats(&self, duration: f64) -> Stats {
         // `throughput` is DLT's sample count; fall back to succ + fail if a version omits it.
-        let requests = if self.throughput > 0 { self.throughput } else { self.succ + self.fail };
+        let requests = if self.throughput > 0 {
+            self.throughput
+        } else {
+            self.succ + self.fail
+        };
         let ms = |s: f64| s * 1000.0;
         Stats {
             requests,
             successes: self.succ,
             failures: self.fail,
             success_rate: Stats::compute_success_rate(self.succ, requests),
-            throughput: if duration > 0.0 { requests as f64 / duration } else { 0.0 },
+            throughput: if duration > 0.0 {
+                requests as f64 / duration
+            } else {
+                0.0
+            },
             avg_response_time_ms: ms(self.avg_rt),
             p50_ms: ms(self.p50_0),
             p90_ms: ms(self.p90_0),
@@ -380,7 +401,11 @@ impl DltResults {
         let total = self
             .total
             .clone()
-            .or_else(|| (self.regions.len() == 1).then(|| self.regions.values().next().cloned()).flatten())
+            .or_else(|| {
+                (self.regions.len() == 1)
+                    .then(|| self.regions.values().next().cloned())
+                    .flatten()
+            })
             .unwrap_or_default();
         let duration = total.test_duration;
         let mut status_codes = BTreeMap::new();
@@ -397,14 +422,27 @@ impl DltResults {
                 .iter()
                 .map(|(label, s)| LabelResults {
                     label: label.clone(),
-                    stats: s.to_stats(if s.test_duration > 0.0 { s.test_duration } else { duration }),
+                    stats: s.to_stats(if s.test_duration > 0.0 {
+                        s.test_duration
+                    } else {
+                        duration
+                    }),
                 })
                 .collect(),
             status_codes,
             regions: self
                 .regions
                 .iter()
-                .map(|(r, s)| (r.clone(), s.to_stats(if s.test_duration > 0.0 { s.test_duration } else { duration })))
+                .map(|(r, s)| {
+                    (
+                        r.clone(),
+                        s.to_stats(if s.test_duration > 0.0 {
+                            s.test_duration
+                        } else {
+                            duration
+                        }),
+                    )
+                })
                 .collect(),
             percentile_method: "mean of per-task percentiles".to_string(),
         }
@@ -427,7 +465,11 @@ pub fn error_message(body: &[u8]) -> String {
             .unwrap_or_else(|| trimmed.to_string()),
         _ => trimmed.to_string(),
     };
-    let message = if message.len() > 2000 { format!("{}…", truncate(&message, 2000)) } else { message };
+    let message = if message.len() > 2000 {
+        format!("{}…", truncate(&message, 2000))
+    } else {
+        message
+    };
     if message == "[object Object]" {
         "[object Object] (DLT v3.2.1 hides validation errors behind this text; check task_count against the \
          available Fargate tasks, concurrency >= 1, the ramp_up/hold_for formats and that the region is deployed)"
@@ -507,7 +549,10 @@ mod tests {
     fn reads_v321_detail_and_converts() {
         let d = ScenarioDetail::from_value(v321_detail());
         assert_eq!(d.status, TestStatus::Complete);
-        assert_eq!(d.history.iter().map(|h| h.test_run_id.as_str()).collect::<Vec<_>>(), ["r1", "r2"]);
+        assert_eq!(
+            d.history.iter().map(|h| h.test_run_id.as_str()).collect::<Vec<_>>(),
+            ["r1", "r2"]
+        );
         assert_eq!(d.history[0].succ_percent, None);
         assert_eq!(d.history[1].succ_percent, Some(99.0));
         assert!(d.test_scenario.as_ref().and_then(|s| s.get("execution")).is_some());
@@ -522,14 +567,25 @@ mod tests {
         assert_eq!(r.duration_seconds, 240.0);
         assert_eq!(r.status_codes.get("UnknownHostException"), Some(&20));
         assert_eq!(r.labels[0].label, "https://app/health");
-        assert!((r.labels[0].stats.throughput - 50.0).abs() < 1e-9, "labels use the total's duration");
+        assert!(
+            (r.labels[0].stats.throughput - 50.0).abs() < 1e-9,
+            "labels use the total's duration"
+        );
         assert_eq!(r.regions["eu-west-1"].requests, 12000);
         assert_eq!(r.percentile_method, "mean of per-task percentiles");
     }
 
     #[test]
     fn statuses() {
-        for s in ["queued", "provisioning", "running", "parsing results", "cleaning up", "cancelling", "warming"] {
+        for s in [
+            "queued",
+            "provisioning",
+            "running",
+            "parsing results",
+            "cleaning up",
+            "cancelling",
+            "warming",
+        ] {
             let st = TestStatus::parse(s);
             assert!(!st.is_terminal() && st.is_active(), "{s}");
             assert_eq!(st.as_str(), s);
@@ -563,19 +619,33 @@ mod tests {
     #[test]
     fn error_bodies_of_every_version() {
         assert!(error_message(b"[object Object]").starts_with("[object Object] (DLT v3.2.1"));
-        assert_eq!(error_message(b"TypeError: testTaskConfigs is not iterable"), "TypeError: testTaskConfigs is not iterable");
-        assert_eq!(error_message(b"\"TEST_NOT_FOUND: Test x not found\""), "TEST_NOT_FOUND: Test x not found");
+        assert_eq!(
+            error_message(b"TypeError: testTaskConfigs is not iterable"),
+            "TypeError: testTaskConfigs is not iterable"
+        );
+        assert_eq!(
+            error_message(b"\"TEST_NOT_FOUND: Test x not found\""),
+            "TEST_NOT_FOUND: Test x not found"
+        );
         assert_eq!(error_code("TEST_NOT_FOUND: Test x not found"), Some("TEST_NOT_FOUND"));
         assert_eq!(error_code("TypeError: x"), None);
-        assert_eq!(error_message(br#"{"message":"Missing Authentication Token"}"#), "Missing Authentication Token");
-        assert_eq!(error_message(br#"{"Message":"User: arn:x is not authorized"}"#), "User: arn:x is not authorized");
+        assert_eq!(
+            error_message(br#"{"message":"Missing Authentication Token"}"#),
+            "Missing Authentication Token"
+        );
+        assert_eq!(
+            error_message(br#"{"Message":"User: arn:x is not authorized"}"#),
+            "User: arn:x is not authorized"
+        );
         assert_eq!(error_message(b""), "(empty body)");
     }
 
     #[test]
     fn vcpu_available_tasks() {
-        let m = VcpuDetails::map_from_value(&json!({"eu-west-1": {"vCPULimit": 4000, "vCPUsPerTask": 2, "vCPUsInUse": 11},
-            "us-east-1": {"vCPULimit": 4000, "vCPUsInUse": 0}}));
+        let m = VcpuDetails::map_from_value(
+            &json!({"eu-west-1": {"vCPULimit": 4000, "vCPUsPerTask": 2, "vCPUsInUse": 11},
+            "us-east-1": {"vCPULimit": 4000, "vCPUsInUse": 0}}),
+        );
         assert_eq!(m["eu-west-1"].available_tasks(), Some(1994));
         assert_eq!(m["us-east-1"].available_tasks(), None);
     }

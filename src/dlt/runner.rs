@@ -2,8 +2,8 @@
 //! payload from a [`TestSpec`], refuse to collide with a live run, start, poll until a terminal
 //! status, convert the results; cancel on Ctrl-C or timeout; delete on destroy.
 //!
-//! Polling is adaptive ([`PollPolicy`]): DLT runs last minutes (Fargate provisioning + ramp-up
-//! + hold-for + result parsing), so a fixed short interval wastes calls and a fixed long one
+//! Polling is adaptive ([`PollPolicy`]): DLT runs last minutes (Fargate provisioning, ramp-up,
+//! hold-for and result parsing), so a fixed short interval wastes calls and a fixed long one
 //! reports late. The poller is fast right after the start (early failures), slow in the middle,
 //! and fast again from shortly before the expected end and whenever DLT shows the end is near
 //! (tasks stopped, `parsing results`).
@@ -31,7 +31,9 @@ pub trait ScriptStore: Send + Sync {
 #[async_trait]
 impl ScriptStore for aws_sdk_s3::Client {
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), String> {
-        crate::aws::s3::put_object(self, bucket, key, body, None).await.map_err(|e| e.to_string())
+        crate::aws::s3::put_object(self, bucket, key, body, None)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -102,7 +104,9 @@ impl PollPolicy {
             // Slow in the middle: a fifth of the remaining time, so the intervals shrink
             // geometrically towards the fast window instead of overshooting it.
             let remaining = expected_end - elapsed - self.end_lead;
-            return (remaining / 5).clamp(self.fast, self.slow).min(remaining.max(self.fast));
+            return (remaining / 5)
+                .clamp(self.fast, self.slow)
+                .min(remaining.max(self.fast));
         }
         let overdue = elapsed.saturating_sub(expected_end);
         if overdue <= self.end_grace {
@@ -163,7 +167,11 @@ pub enum RunErrorKind {
         "region {region} has capacity for {available} more DLT task(s) (Fargate vCPU quota minus vCPUs in use, divided by \
          vCPUs per task) but task_count is {requested}; lower task_count or raise the Fargate On-Demand vCPU quota"
     )]
-    NotEnoughCapacity { region: String, available: i64, requested: u32 },
+    NotEnoughCapacity {
+        region: String,
+        available: i64,
+        requested: u32,
+    },
     #[error("cannot read the JMeter script {path}: {cause}")]
     ScriptRead { path: String, cause: String },
     #[error("cannot upload the JMeter script: {0}")]
@@ -175,7 +183,11 @@ pub enum RunErrorKind {
     #[error("the DLT run was cancelled outside Terraform")]
     CancelledExternally,
     #[error("{}", cancel_message(*cause, *timeout, *confirmed))]
-    Cancelled { cause: CancelCause, timeout: Duration, confirmed: bool },
+    Cancelled {
+        cause: CancelCause,
+        timeout: Duration,
+        confirmed: bool,
+    },
     #[error("the DLT run completed but its results are missing or empty")]
     NoResults,
 }
@@ -184,7 +196,10 @@ fn cancel_message(cause: CancelCause, timeout: Duration, confirmed: bool) -> Str
     let why = match cause {
         CancelCause::Interrupted => "interrupted".to_string(),
         CancelCause::TimedOut => {
-            format!("not finished after the {} timeout", super::duration::format_duration(timeout))
+            format!(
+                "not finished after the {} timeout",
+                super::duration::format_duration(timeout)
+            )
         }
     };
     let state = if confirmed {
@@ -206,10 +221,16 @@ pub struct RunError {
 
 impl RunError {
     fn before_start(kind: impl Into<RunErrorKind>) -> RunError {
-        RunError { test_id: None, kind: kind.into() }
+        RunError {
+            test_id: None,
+            kind: kind.into(),
+        }
     }
     fn started(test_id: &str, kind: impl Into<RunErrorKind>) -> RunError {
-        RunError { test_id: Some(test_id.to_string()), kind: kind.into() }
+        RunError {
+            test_id: Some(test_id.to_string()),
+            kind: kind.into(),
+        }
     }
 }
 
@@ -250,14 +271,18 @@ pub struct DltRunner {
 
 impl std::fmt::Debug for DltRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DltRunner").field("client", &self.client).finish_non_exhaustive()
+        f.debug_struct("DltRunner")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
     }
 }
 
 /// A DLT-style test id: 10 characters of `[A-Za-z0-9]`.
 pub fn new_test_id() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..10).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect()
+    (0..10)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 /// DLT time (`"YYYY-MM-DD HH:mm:ss"`, UTC) as RFC 3339; `None` for `""`/`"running"`.
@@ -267,14 +292,16 @@ pub fn dlt_time_to_rfc3339(s: &str) -> Option<String> {
 
 fn parse_dlt_time(s: &str) -> Option<time::OffsetDateTime> {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    time::PrimitiveDateTime::parse(s.trim(), &fmt).ok().map(|t| t.assume_utc())
+    time::PrimitiveDateTime::parse(s.trim(), &fmt)
+        .ok()
+        .map(|t| t.assume_utc())
 }
 
 /// `hold-for`/`ramp-up` as DLT accepts them: whole seconds or minutes only (DLT rejects `h`,
 /// and `"1m30s"` would silently run for 60 s). Sub-second parts round up.
 pub fn dlt_duration(d: Duration) -> String {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    if secs > 0 && secs % 60 == 0 {
+    if secs > 0 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else if secs > 3600 {
         // v4 caps seconds at 3600: round up to whole minutes.
@@ -306,13 +333,21 @@ fn regions(spec: &TestSpec, default_region: &str) -> Vec<String> {
 
 /// The JMeter script's S3 key and DLT `fileType` for a test id.
 pub fn script_key(test_id: &str, script: &Path) -> Result<(String, &'static str, String), String> {
-    let ext = script.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    let ext = script
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     let file_type = match ext.as_str() {
         "jmx" => "script",
         "zip" => "zip",
         _ => return Err(format!("{} must end in .jmx or .zip", script.display())),
     };
-    Ok((format!("public/test-scenarios/jmeter/{test_id}.{ext}"), file_type, format!("{test_id}.{ext}")))
+    Ok((
+        format!("public/test-scenarios/jmeter/{test_id}.{ext}"),
+        file_type,
+        format!("{test_id}.{ext}"),
+    ))
 }
 
 /// The full `POST /scenarios` body (§3.1): every field DLT requires, portable across v3.2.1
@@ -329,7 +364,11 @@ pub fn build_payload(
     if spec.load.hold_for.is_zero() {
         return Err("hold_for must be longer than 0s".into());
     }
-    let scenario_name = if spec.name.trim().is_empty() { test_id.to_string() } else { spec.name.trim().to_string() };
+    let scenario_name = if spec.name.trim().is_empty() {
+        test_id.to_string()
+    } else {
+        spec.name.trim().to_string()
+    };
     let regions = regions(spec, default_region);
     let configs: Vec<Value> = regions
         .iter()
@@ -339,7 +378,11 @@ pub fn build_payload(
     for r in &regions {
         // Unknown capacity: send the requested count, which makes DLT's bound check a no-op,
         // as DLT itself does for a non-numeric bound.
-        let n = available.get(r).copied().flatten().unwrap_or(i64::from(spec.load.task_count));
+        let n = available
+            .get(r)
+            .copied()
+            .flatten()
+            .unwrap_or(i64::from(spec.load.task_count));
         details.insert(r.clone(), json!({"dltAvailableTasks": n}));
     }
     let (test_type, file_type, scenario) = match &spec.scenario {
@@ -406,14 +449,17 @@ impl DltRunner {
         let calls_before = self.client.stats().requests;
 
         // 1. Never POST over a live run: DLT would accept it and break both (§4).
-        match self.client.get_scenario(&test_id).await {
+        let prior_start = match self.client.get_scenario(&test_id).await {
             Ok(d) if d.status.is_active() => {
-                return Err(RunError::before_start(RunErrorKind::AlreadyRunning { test_id, status: d.status }))
+                return Err(RunError::before_start(RunErrorKind::AlreadyRunning {
+                    test_id,
+                    status: d.status,
+                }))
             }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
+            Ok(d) => Some(d.start_time.unwrap_or_default()),
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(RunError::before_start(e)),
-        }
+        };
 
         // 2. Capacity, as the console computes it.
         let regions = regions(spec, &opts.default_region);
@@ -444,12 +490,13 @@ impl DltRunner {
             self.upload_script(&test_id, script, opts).await?;
         }
 
-        let payload =
-            build_payload(spec, &test_id, &opts.default_region, &available).map_err(|e| RunError::before_start(RunErrorKind::InvalidSpec(e)))?;
+        let payload = build_payload(spec, &test_id, &opts.default_region, &available)
+            .map_err(|e| RunError::before_start(RunErrorKind::InvalidSpec(e)))?;
 
         // 4. Start.
         let started = Instant::now();
-        self.start(&test_id, &payload).await?;
+        self.start(&test_id, &payload, prior_start.as_deref(), opts.poll.fast)
+            .await?;
         log::info!(
             "DLT test {test_id} started: {} task(s) x {} users in {}, ramp-up {}, hold for {}",
             spec.load.task_count,
@@ -486,7 +533,9 @@ impl DltRunner {
                 Err(e) if e.is_not_found() => {
                     return Err(RunError::started(
                         &test_id,
-                        RunErrorKind::Failed { reason: "the test was deleted from DLT while it ran".into() },
+                        RunErrorKind::Failed {
+                            reason: "the test was deleted from DLT while it ran".into(),
+                        },
                     ))
                 }
                 Err(e) => {
@@ -532,7 +581,10 @@ impl DltRunner {
                 stats.api_calls,
                 stats.polls,
                 stats.elapsed.as_secs_f64() / stats.api_calls.max(1) as f64,
-                stats.detection_latency.map(|d| format!(", noticed {}s after its end time", d.as_secs())).unwrap_or_default()
+                stats
+                    .detection_latency
+                    .map(|d| format!(", noticed {}s after its end time", d.as_secs()))
+                    .unwrap_or_default()
             );
             return self.finish(&test_id, detail, stats);
         }
@@ -542,13 +594,18 @@ impl DltRunner {
         match detail.status {
             TestStatus::Complete => {}
             TestStatus::Failed => {
-                let reason = detail.error_reason.unwrap_or_else(|| "DLT gave no errorReason".to_string());
+                let reason = detail
+                    .error_reason
+                    .unwrap_or_else(|| "DLT gave no errorReason".to_string());
                 return Err(RunError::started(test_id, RunErrorKind::Failed { reason }));
             }
             _ => return Err(RunError::started(test_id, RunErrorKind::CancelledExternally)),
         }
         let start = detail.start_time.clone().unwrap_or_default();
-        let results = detail.results.as_ref().ok_or_else(|| RunError::started(test_id, RunErrorKind::NoResults))?;
+        let results = detail
+            .results
+            .as_ref()
+            .ok_or_else(|| RunError::started(test_id, RunErrorKind::NoResults))?;
         // The run's history row: the newest one ending after this run's start.
         let test_run_id = detail
             .history
@@ -567,9 +624,17 @@ impl DltRunner {
         })
     }
 
-    /// POST, resolving ambiguous failures (5xx/timeouts after sending) with a GET: if DLT shows
-    /// the test live, the POST was accepted; otherwise it is safe to send it again.
-    async fn start(&self, test_id: &str, payload: &Value) -> Result<(), RunError> {
+    /// POST, resolving ambiguous failures (5xx/timeouts after sending) with a GET: the POST was
+    /// accepted if the test now exists when it did not before, or carries a new start time, or
+    /// is live; otherwise it is safe to send it again. `prior_start` is the start time seen
+    /// before the POST (`None`: the test did not exist).
+    async fn start(
+        &self,
+        test_id: &str,
+        payload: &Value,
+        prior_start: Option<&str>,
+        settle: Duration,
+    ) -> Result<(), RunError> {
         let mut tries = 0;
         loop {
             tries += 1;
@@ -583,21 +648,26 @@ impl DltRunner {
                 }
                 Err(e) if e.is_ambiguous() && tries < 3 => {
                     log::warn!("DLT test {test_id}: start request outcome unknown ({e}); checking whether it started");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    tokio::time::sleep(settle).await;
                     match self.client.get_scenario(test_id).await {
-                        Ok(d) if d.status.is_active() => {
-                            log::info!("DLT test {test_id} did start ({})", d.status);
-                            return Ok(());
+                        Ok(d) => {
+                            let accepted = d.status.is_active()
+                                || match prior_start {
+                                    None => true,
+                                    Some(before) => d.start_time.as_deref().unwrap_or_default() != before,
+                                };
+                            if accepted {
+                                log::info!("DLT test {test_id} did start ({})", d.status);
+                                return Ok(());
+                            }
                         }
-                        Ok(_) => {}
                         Err(g) if g.is_not_found() => {}
                         // Cannot tell: the test may exist, so the id goes to the caller.
                         Err(_) => return Err(RunError::started(test_id, e)),
                     }
                 }
-                Err(e) if e.is_ambiguous() => return Err(RunError::started(test_id, e)),
-                // A definite rejection (400 validation, 403, ...): nothing started. v3.2.1
-                // may still have started a run on a late 400 (§5.3), so keep the id anyway.
+                // Ambiguous, or a definite rejection (400 validation, 403, ...). v3.2.1 may still
+                // have started a run on a late 400 (§5.3), so the id goes to the caller anyway.
                 Err(e) => return Err(RunError::started(test_id, e)),
             }
         }
@@ -605,7 +675,11 @@ impl DltRunner {
 
     async fn cancel_run(&self, test_id: &str, cause: CancelCause, opts: &RunnerOptions) -> RunError {
         log::warn!("DLT test {test_id}: cancelling ({cause:?})");
-        let kind = |confirmed| RunErrorKind::Cancelled { cause, timeout: opts.timeout, confirmed };
+        let kind = |confirmed| RunErrorKind::Cancelled {
+            cause,
+            timeout: opts.timeout,
+            confirmed,
+        };
         if let Err(e) = self.client.cancel_scenario(test_id).await {
             log::error!("DLT test {test_id}: cancel request failed: {e}");
             return RunError::started(test_id, kind(false));
@@ -631,20 +705,36 @@ impl DltRunner {
     }
 
     async fn upload_script(&self, test_id: &str, script: &Path, opts: &RunnerOptions) -> Result<(), RunError> {
-        let (key, _, _) = script_key(test_id, script).map_err(|e| RunError::before_start(RunErrorKind::InvalidSpec(e)))?;
-        let bucket = opts.scenarios_bucket.as_deref().filter(|b| !b.is_empty()).ok_or_else(|| {
-            RunError::before_start(RunErrorKind::InvalidSpec(
-                "a jmeter scenario needs dlt.scenarios_bucket (the stack's scenarios bucket)".into(),
+        let (key, _, _) =
+            script_key(test_id, script).map_err(|e| RunError::before_start(RunErrorKind::InvalidSpec(e)))?;
+        let bucket = opts
+            .scenarios_bucket
+            .as_deref()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| {
+                RunError::before_start(RunErrorKind::InvalidSpec(
+                    "a jmeter scenario needs dlt.scenarios_bucket (the stack's scenarios bucket)".into(),
+                ))
+            })?;
+        let store = self.scripts.as_ref().ok_or_else(|| {
+            RunError::before_start(RunErrorKind::ScriptUpload(
+                "no S3 access configured for the runner".into(),
             ))
         })?;
-        let store = self.scripts.as_ref().ok_or_else(|| {
-            RunError::before_start(RunErrorKind::ScriptUpload("no S3 access configured for the runner".into()))
-        })?;
         let body = tokio::fs::read(script).await.map_err(|e| {
-            RunError::before_start(RunErrorKind::ScriptRead { path: script.display().to_string(), cause: e.to_string() })
+            RunError::before_start(RunErrorKind::ScriptRead {
+                path: script.display().to_string(),
+                cause: e.to_string(),
+            })
         })?;
-        log::info!("uploading the JMeter script {} to s3://{bucket}/{key}", script.display());
-        store.put(bucket, &key, body).await.map_err(|e| RunError::before_start(RunErrorKind::ScriptUpload(e)))
+        log::info!(
+            "uploading the JMeter script {} to s3://{bucket}/{key}",
+            script.display()
+        );
+        store
+            .put(bucket, &key, body)
+            .await
+            .map_err(|e| RunError::before_start(RunErrorKind::ScriptUpload(e)))
     }
 
     /// Deletes a test (destroy). Gone already = success. v4.1+ refuses to delete a live test
@@ -666,10 +756,17 @@ impl DltRunner {
 
     /// Asks DLT to cancel a run and waits up to `wait` for it to end.
     pub async fn cancel(&self, test_id: &str, wait: Duration) -> Result<TestStatus, RunError> {
-        self.client.cancel_scenario(test_id).await.map_err(|e| RunError::started(test_id, e))?;
+        self.client
+            .cancel_scenario(test_id)
+            .await
+            .map_err(|e| RunError::started(test_id, e))?;
         let until = Instant::now() + wait;
         loop {
-            let d = self.client.get_scenario(test_id).await.map_err(|e| RunError::started(test_id, e))?;
+            let d = self
+                .client
+                .get_scenario(test_id)
+                .await
+                .map_err(|e| RunError::started(test_id, e))?;
             if d.status.is_terminal() || Instant::now() >= until {
                 return Ok(d.status);
             }
@@ -718,10 +815,19 @@ mod tests {
         assert_eq!(p["showLive"], false);
         assert_eq!(p["testType"], "simple");
         assert_eq!(p["fileType"], "none");
-        assert_eq!(p["testTaskConfigs"], json!([{"region": "eu-west-1", "taskCount": 2, "concurrency": 10}]));
-        assert_eq!(p["regionalTaskDetails"], json!({"eu-west-1": {"dltAvailableTasks": 1994}}));
+        assert_eq!(
+            p["testTaskConfigs"],
+            json!([{"region": "eu-west-1", "taskCount": 2, "concurrency": 10}])
+        );
+        assert_eq!(
+            p["regionalTaskDetails"],
+            json!({"eu-west-1": {"dltAvailableTasks": 1994}})
+        );
         let exec = &p["testScenario"]["execution"][0];
-        assert_eq!((exec["ramp-up"].as_str(), exec["hold-for"].as_str()), (Some("1m"), Some("60m")));
+        assert_eq!(
+            (exec["ramp-up"].as_str(), exec["hold-for"].as_str()),
+            (Some("1m"), Some("60m"))
+        );
         assert_eq!(exec["scenario"], "checkout-smoke");
         let req = &p["testScenario"]["scenarios"]["checkout-smoke"]["requests"][0];
         assert_eq!(req["method"], "POST");
@@ -732,12 +838,17 @@ mod tests {
     #[test]
     fn jmeter_payload_and_key() {
         let mut s = spec();
-        s.scenario = Scenario::Jmeter { script: PathBuf::from("load/checkout.JMX") };
+        s.scenario = Scenario::Jmeter {
+            script: PathBuf::from("load/checkout.JMX"),
+        };
         s.load.regions = vec!["eu-west-1".into(), "us-east-1".into()];
         let p = build_payload(&s, "Ab3dE6gH9j", "eu-west-1", &BTreeMap::new()).expect("payload");
         assert_eq!(p["testType"], "jmeter");
         assert_eq!(p["fileType"], "script");
-        assert_eq!(p["testScenario"]["scenarios"]["checkout-smoke"]["script"], "Ab3dE6gH9j.jmx");
+        assert_eq!(
+            p["testScenario"]["scenarios"]["checkout-smoke"]["script"],
+            "Ab3dE6gH9j.jmx"
+        );
         assert_eq!(p["regionalTaskDetails"]["us-east-1"]["dltAvailableTasks"], 2);
         let (key, ft, _) = script_key("id1", Path::new("x.zip")).expect("zip");
         assert_eq!((key.as_str(), ft), ("public/test-scenarios/jmeter/id1.zip", "zip"));
@@ -751,7 +862,10 @@ mod tests {
         assert_eq!(dlt_duration(Duration::from_millis(1500)), "2s");
         assert_eq!(dlt_duration(Duration::ZERO), "0s");
         assert_eq!(dlt_duration(Duration::from_secs(3601)), "61m");
-        assert_eq!(dlt_time_to_rfc3339("2024-03-05 09:07:30").as_deref(), Some("2024-03-05T09:07:30Z"));
+        assert_eq!(
+            dlt_time_to_rfc3339("2024-03-05 09:07:30").as_deref(),
+            Some("2024-03-05T09:07:30Z")
+        );
         assert_eq!(dlt_time_to_rfc3339("running"), None);
         let id = new_test_id();
         assert!(id.len() == 10 && id.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -759,13 +873,27 @@ mod tests {
 
     #[test]
     fn error_carries_test_id() {
-        let e = RunError::started("Ab3dE6gH9j", RunErrorKind::Failed { reason: "Test might be failed to run.".into() });
-        assert_eq!(e.to_string(), "the DLT run failed: Test might be failed to run. (DLT test id Ab3dE6gH9j)");
+        let e = RunError::started(
+            "Ab3dE6gH9j",
+            RunErrorKind::Failed {
+                reason: "Test might be failed to run.".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "the DLT run failed: Test might be failed to run. (DLT test id Ab3dE6gH9j)"
+        );
     }
 
     /// Simulated clock: polls a DLT run whose `complete` happens at `actual_end` with the
     /// schedule, and returns (calls, detection latency).
-    fn simulate(policy: &PollPolicy, ramp: u64, hold: u64, actual_end: Duration, tasks_stop: Option<Duration>) -> (u64, Duration) {
+    fn simulate(
+        policy: &PollPolicy,
+        ramp: u64,
+        hold: u64,
+        actual_end: Duration,
+        tasks_stop: Option<Duration>,
+    ) -> (u64, Duration) {
         let expected = policy.expected_end(Duration::from_secs(ramp), Duration::from_secs(hold));
         let mut t = Duration::ZERO;
         let mut calls = 2; // the pre-start GET and /vCPUDetails
@@ -802,11 +930,13 @@ mod tests {
         assert!(worst_latency <= Duration::from_secs(2), "latency {worst_latency:?}");
         assert!(worst_rate <= 1.0, "calls per 5 s {worst_rate}");
         let (calls, latency) = simulate(&p, 60, 390, Duration::from_secs(600), None);
-        eprintln!("10-min run ending on time: {calls} calls ({:.2} per 5 s), detection {latency:?}", calls as f64 / 120.0);
+        eprintln!(
+            "10-min run ending on time: {calls} calls ({:.2} per 5 s), detection {latency:?}",
+            calls as f64 / 120.0
+        );
         assert!(calls <= 60, "{calls}");
         // Early end (fast provisioning) flagged by DLT: tasks stopped at 7 min, complete at 7.5 min.
-        let (_, latency) =
-            simulate(&p, 60, 390, Duration::from_secs(450), Some(Duration::from_secs(420)));
+        let (_, latency) = simulate(&p, 60, 390, Duration::from_secs(450), Some(Duration::from_secs(420)));
         assert!(latency <= Duration::from_secs(2), "{latency:?}");
         // Three minutes late: backoff keeps the cost bounded, latency capped by overdue_max.
         let (calls, latency) = simulate(&p, 60, 390, Duration::from_secs(780), None);

@@ -104,6 +104,7 @@ pub mod opt_duration_str {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom)).transpose()
+        s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }

@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn modified_v321_names() {
         let outputs = map(&[
-            ("DLTApiEndpointD98B09AC", "https://abc.execute-api.eu-west-1.amazonaws.com/prod/"),
+            (
+                "DLTApiEndpointD98B09AC",
+                "https://abc.execute-api.eu-west-1.amazonaws.com/prod/",
+            ),
             ("Console", "d111.cloudfront.net"),
             ("UserPoolId", "eu-west-1_abc"),
             ("ClientId", "client"),
@@ -103,7 +106,10 @@ mod tests {
             ("Bucket3", "scenarios"),
         ]);
         let r = resolve(&outputs, &BTreeMap::new());
-        assert_eq!(r[&WellKnown::ConsoleUrl].as_deref(), Some("https://d111.cloudfront.net"));
+        assert_eq!(
+            r[&WellKnown::ConsoleUrl].as_deref(),
+            Some("https://d111.cloudfront.net")
+        );
         assert_eq!(r[&WellKnown::ScenariosBucket].as_deref(), Some("scenarios"));
         assert_eq!(r[&WellKnown::UserPoolClientId].as_deref(), Some("client"));
     }
@@ -116,7 +122,10 @@ mod tests {
             ("ScenariosBucket", "b4"),
             ("MyApi", "https://api/"),
         ]);
-        let r = resolve(&outputs, &map(&[("api_endpoint", "MyApi"), ("scenarios_bucket", "Missing")]));
+        let r = resolve(
+            &outputs,
+            &map(&[("api_endpoint", "MyApi"), ("scenarios_bucket", "Missing")]),
+        );
         assert_eq!(r[&WellKnown::UserPoolId].as_deref(), Some("pool4"));
         assert_eq!(r[&WellKnown::UserPoolClientId].as_deref(), Some("client4"));
         assert_eq!(r[&WellKnown::ApiEndpoint].as_deref(), Some("https://api/"));

@@ -85,10 +85,20 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: detail.into(), attribute: None }
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+            attribute: None,
+        }
     }
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, summary: summary.into(), detail: detail.into(), attribute: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            summary: summary.into(),
+            detail: detail.into(),
+            attribute: None,
+        }
     }
     pub fn at(mut self, path: AttrPath) -> Diagnostic {
         self.attribute = Some(path);
@@ -115,10 +125,12 @@ impl Diagnostics {
     }
     /// An error pointing at the attribute at `path` (dotted form, see [`AttrPath::parse`]).
     pub fn attr_error(&mut self, path: &str, summary: impl Into<String>, detail: impl Into<String>) {
-        self.0.push(Diagnostic::error(summary, detail).at(AttrPath::parse(path)));
+        self.0
+            .push(Diagnostic::error(summary, detail).at(AttrPath::parse(path)));
     }
     pub fn attr_warning(&mut self, path: &str, summary: impl Into<String>, detail: impl Into<String>) {
-        self.0.push(Diagnostic::warning(summary, detail).at(AttrPath::parse(path)));
+        self.0
+            .push(Diagnostic::warning(summary, detail).at(AttrPath::parse(path)));
     }
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
@@ -143,7 +155,11 @@ impl From<Diagnostic> for Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.0 {
-            let sev = if d.severity == Severity::Error { "error" } else { "warning" };
+            let sev = if d.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
             match &d.attribute {
                 Some(p) => writeln!(f, "{sev}: {} ({p}): {}", d.summary, d.detail)?,
                 None => writeln!(f, "{sev}: {}: {}", d.summary, d.detail)?,

@@ -228,7 +228,7 @@ pub async fn plan_resource(
         plan.requires_replace.clear();
     }
     if !diags.has_errors() {
-        diags.extend(check_plan(schema, &plan.config, &plan.planned));
+        diags.extend(check_plan(schema, &plan.config, &plan.prior, &plan.planned));
     }
     (plan, diags)
 }
@@ -249,107 +249,105 @@ fn bug(summary: &str, path: &AttrPath, detail: String) -> Diagnostic {
     }
 }
 
-/// Checks a plan against Terraform's rules: non-computed attributes equal to config (recursing
-/// into nested attributes and blocks), write-only attributes null.
-pub fn check_plan(schema: &Schema, config: &Value, planned: &Value) -> Diagnostics {
+/// Checks a plan against Terraform's rules: non-computed attributes equal to config, or to the
+/// prior value when both are set (a semantically equal value kept to avoid a diff), recursing
+/// into nested attributes and blocks; write-only attributes null.
+pub fn check_plan(schema: &Schema, config: &Value, prior: &Value, planned: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     if !planned.is_null() {
-        check_plan_level(
-            Level::of(&schema.block),
-            config,
-            planned,
-            &AttrPath::default(),
-            &mut diags,
-        );
+        let root = AttrPath::default();
+        check_plan_level(Level::of(&schema.block), config, prior, planned, &root, &mut diags);
     }
     diags
 }
 
-fn check_plan_level(level: Level<'_>, config: &Value, planned: &Value, path: &AttrPath, diags: &mut Diagnostics) {
+fn check_plan_level(
+    level: Level<'_>,
+    config: &Value,
+    prior: &Value,
+    planned: &Value,
+    path: &AttrPath,
+    diags: &mut Diagnostics,
+) {
     for a in level.attrs {
         let cfg = config.get(&a.name);
+        let pr = prior.get(&a.name);
         let pl = planned.get(&a.name);
         let here = path.clone().attr(&a.name);
         if a.write_only {
             if !pl.is_null() {
-                diags.push(bug(
-                    "write-only attribute planned",
-                    &here,
-                    "A write-only attribute must plan null.".into(),
-                ));
+                let detail = "A write-only attribute must plan null.".to_string();
+                diags.push(bug("write-only attribute planned", &here, detail));
             }
             continue;
         }
         if a.computed && cfg.is_null() {
             continue;
         }
+        let comparable = !pl.is_unknown() && !cfg.is_unknown() && !pl.is_null() && !cfg.is_null();
         match a.nested_attributes() {
-            Some((inner, nesting)) if !pl.is_unknown() && !cfg.is_unknown() && !pl.is_null() && !cfg.is_null() => {
-                check_elements(nesting, cfg, pl, &here, diags, &mut |c, p, at, d| {
-                    check_plan_level(Level::nested(inner), c, p, at, d)
+            Some((inner, nesting)) if comparable => {
+                check_elements(nesting, cfg, pr, pl, &here, diags, &mut |c, r, p, at, d| {
+                    check_plan_level(Level::nested(inner), c, r, p, at, d)
                 })
             }
             _ => {
-                if pl != cfg {
-                    diags.push(bug(
-                        "planned value differs from configuration",
-                        &here,
-                        format!("The plan for `{here}` must equal its configured value."),
-                    ));
+                let kept_prior = !cfg.is_null() && !pr.is_null() && pl == pr;
+                if pl != cfg && !kept_prior {
+                    let detail = format!("The plan for `{here}` must equal its configured value.");
+                    diags.push(bug("planned value differs from configuration", &here, detail));
                 }
             }
         }
     }
     for b in level.blocks {
         let cfg = config.get(&b.type_name);
+        let pr = prior.get(&b.type_name);
         let pl = planned.get(&b.type_name);
         let here = path.clone().attr(&b.type_name);
         if pl.is_unknown() {
-            diags.push(bug(
-                "block planned unknown",
-                &here,
-                "A nested block may never be unknown.".into(),
-            ));
+            let detail = "A nested block may never be unknown.".to_string();
+            diags.push(bug("block planned unknown", &here, detail));
             continue;
         }
-        check_elements(b.nesting, cfg, pl, &here, diags, &mut |c, p, at, d| {
-            check_plan_level(Level::of(&b.block), c, p, at, d)
+        check_elements(b.nesting, cfg, pr, pl, &here, diags, &mut |c, r, p, at, d| {
+            check_plan_level(Level::of(&b.block), c, r, p, at, d)
         });
     }
 }
 
-/// Pairs config and planned elements (counts and keys must agree) and runs `f` on each pair.
+/// The check run on one element: config, prior, planned.
+type ElementCheck<'a> = dyn FnMut(&Value, &Value, &Value, &AttrPath, &mut Diagnostics) + 'a;
+
+/// Pairs config and planned elements (counts and keys must agree) with the prior element at
+/// the same index or key, and runs `f` on each.
 fn check_elements(
     nesting: Nesting,
     config: &Value,
+    prior: &Value,
     planned: &Value,
     path: &AttrPath,
     diags: &mut Diagnostics,
-    f: &mut dyn FnMut(&Value, &Value, &AttrPath, &mut Diagnostics),
+    f: &mut ElementCheck<'_>,
 ) {
     match nesting {
         Nesting::Single | Nesting::Group => {
             if planned.is_null() != config.is_null() && nesting == Nesting::Single {
-                diags.push(bug(
-                    "planned block presence differs",
-                    path,
-                    format!("`{path}` must match the config."),
-                ));
+                let detail = format!("`{path}` must match the config.");
+                diags.push(bug("planned block presence differs", path, detail));
             } else if !planned.is_null() {
-                f(config, planned, path, diags)
+                f(config, prior, planned, path, diags)
             }
         }
         Nesting::List | Nesting::Set => {
             let (c, p) = (config.elements(), planned.elements());
             if c.len() != p.len() {
-                diags.push(bug(
-                    "planned element count differs",
-                    path,
-                    format!("`{path}` has {} elements in config but {} planned.", c.len(), p.len()),
-                ));
+                let detail = format!("`{path}` has {} elements in config but {} planned.", c.len(), p.len());
+                diags.push(bug("planned element count differs", path, detail));
             } else if nesting == Nesting::List {
                 for (i, (ce, pe)) in c.iter().zip(p).enumerate() {
-                    f(ce, pe, &path.clone().index(i), diags);
+                    let re = prior.elements().get(i).unwrap_or(&Value::Null);
+                    f(ce, re, pe, &path.clone().index(i), diags);
                 }
             }
         }
@@ -358,15 +356,13 @@ fn check_elements(
                 return;
             };
             if c.keys().ne(p.keys()) {
-                diags.push(bug(
-                    "planned keys differ",
-                    path,
-                    format!("`{path}` keys must match the config."),
-                ));
+                let detail = format!("`{path}` keys must match the config.");
+                diags.push(bug("planned keys differ", path, detail));
                 return;
             }
             for (k, ce) in c {
-                f(ce, p.get(k).unwrap_or(&Value::Null), &path.clone().key(k), diags);
+                let pe = p.get(k).unwrap_or(&Value::Null);
+                f(ce, prior.get(k), pe, &path.clone().key(k), diags);
             }
         }
     }
@@ -586,9 +582,9 @@ mod tests {
         assert!(p.planned.get("items").elements()[0].get("n").is_unknown());
         assert!(p.requires_replace.is_empty(), "no replacement on create");
         assert!(
-            check_plan(&schema(), &c, &p.planned).is_empty(),
+            check_plan(&schema(), &c, &Value::Null, &p.planned).is_empty(),
             "{}",
-            check_plan(&schema(), &c, &p.planned)
+            check_plan(&schema(), &c, &Value::Null, &p.planned)
         );
     }
 
@@ -645,7 +641,7 @@ mod tests {
         assert_eq!(p.planned.get("id"), &Value::string("i-1"), "use_state_for_unknown");
         assert!(p.planned.get("status").is_unknown());
         assert_eq!(p.requires_replace, vec![AttrPath::root("name")]);
-        assert!(check_plan(&schema(), &c, &p.planned).is_empty());
+        assert!(check_plan(&schema(), &c, &prior(), &p.planned).is_empty());
     }
 
     #[test]
@@ -661,7 +657,7 @@ mod tests {
         let c = config();
         let mut planned = plan_generic(&schema(), Value::Null, c.clone(), c.clone(), vec![]).planned;
         planned.set("description", Value::string("normalised"));
-        let d = check_plan(&schema(), &c, &planned);
+        let d = check_plan(&schema(), &c, &Value::Null, &planned);
         assert!(d.has_errors());
         let first = &d.0[0];
         assert!(first.summary.contains("Provider bug"));
@@ -669,11 +665,24 @@ mod tests {
 
         let mut planned2 = plan_generic(&schema(), Value::Null, c.clone(), c.clone(), vec![]).planned;
         planned2.set("secret", Value::string("x"));
-        assert!(check_plan(&schema(), &c, &planned2).has_errors());
+        assert!(check_plan(&schema(), &c, &Value::Null, &planned2).has_errors());
 
         let mut planned3 = plan_generic(&schema(), Value::Null, c.clone(), c.clone(), vec![]).planned;
         planned3.set("items", Value::List(vec![]));
-        assert!(check_plan(&schema(), &c, &planned3).has_errors());
+        assert!(check_plan(&schema(), &c, &Value::Null, &planned3).has_errors());
+    }
+
+    #[test]
+    fn check_plan_allows_semantically_equal_prior() {
+        let mut c = config();
+        c.set("description", Value::string("60s"));
+        let mut pr = prior();
+        pr.set("description", Value::string("1m"));
+        let mut planned = plan_generic(&schema(), pr.clone(), proposed(&c), c.clone(), vec![]).planned;
+        planned.set("description", Value::string("1m"));
+        assert!(check_plan(&schema(), &c, &pr, &planned).is_empty());
+        planned.set("description", Value::string("2m"));
+        assert!(check_plan(&schema(), &c, &pr, &planned).has_errors());
     }
 
     #[test]

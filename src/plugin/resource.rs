@@ -34,13 +34,20 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(state: Value) -> Outcome {
-        Outcome { state: Some(state), ..Outcome::default() }
+        Outcome {
+            state: Some(state),
+            ..Outcome::default()
+        }
     }
     pub fn gone() -> Outcome {
         Outcome::default()
     }
     pub fn failed(diagnostics: Diagnostics) -> Outcome {
-        Outcome { state: None, private: Vec::new(), diagnostics }
+        Outcome {
+            state: None,
+            private: Vec::new(),
+            diagnostics,
+        }
     }
     pub fn with_diagnostics(mut self, d: Diagnostics) -> Outcome {
         self.diagnostics.extend(d);

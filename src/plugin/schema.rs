@@ -21,7 +21,10 @@ pub enum Nesting {
 #[derive(Debug, Clone)]
 pub enum AttrKind {
     Type(Type),
-    Nested { attributes: Vec<Attribute>, nesting: Nesting },
+    Nested {
+        attributes: Vec<Attribute>,
+        nesting: Nesting,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -176,7 +179,13 @@ pub struct NestedBlock {
 
 impl NestedBlock {
     pub fn single(type_name: &str, block: Block) -> NestedBlock {
-        NestedBlock { type_name: type_name.to_string(), block, nesting: Nesting::Single, min_items: 0, max_items: 0 }
+        NestedBlock {
+            type_name: type_name.to_string(),
+            block,
+            nesting: Nesting::Single,
+            min_items: 0,
+            max_items: 0,
+        }
     }
     pub fn value_type(&self) -> Type {
         wrap(self.block.value_type(), self.nesting)
@@ -193,7 +202,10 @@ pub struct Block {
 
 impl Block {
     pub fn new(attributes: Vec<Attribute>) -> Block {
-        Block { attributes, ..Block::default() }
+        Block {
+            attributes,
+            ..Block::default()
+        }
     }
     pub fn with_block(mut self, b: NestedBlock) -> Block {
         self.blocks.push(b);
@@ -242,9 +254,9 @@ pub fn timeouts_block(ops: &[&str]) -> NestedBlock {
         Block::new(
             ops.iter()
                 .map(|op| {
-                    Attribute::string(op)
-                        .optional()
-                        .describe(&format!("How long `{op}` may take, as a duration string such as `\"30m\"`."))
+                    Attribute::string(op).optional().describe(&format!(
+                        "How long `{op}` may take, as a duration string such as `\"30m\"`."
+                    ))
                 })
                 .collect(),
         ),

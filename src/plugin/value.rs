@@ -89,7 +89,9 @@ impl Type {
                     }
                     "tuple" => {
                         let elems = parts[1].as_array().ok_or("tuple elements must be a list")?;
-                        Ok(Type::Tuple(elems.iter().map(Type::from_json).collect::<Result<_, _>>()?))
+                        Ok(Type::Tuple(
+                            elems.iter().map(Type::from_json).collect::<Result<_, _>>()?,
+                        ))
                     }
                     other => Err(format!("unknown type kind {other:?}")),
                 }
@@ -222,7 +224,12 @@ impl Value {
         K: Into<String>,
         V: Into<String>,
     {
-        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), Value::String(v.into()))).collect())
+        Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.into(), Value::String(v.into())))
+                .collect(),
+        )
     }
     /// `Some(s)` as a string, `None` as null.
     pub fn opt_string(s: Option<impl Into<String>>) -> Value {
@@ -321,7 +328,10 @@ impl Value {
     }
     /// A `list(string)`/`set(string)` as owned strings; non-string entries are skipped.
     pub fn to_string_list(&self) -> Vec<String> {
-        self.elements().iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        self.elements()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
     }
 
     /// Applies `f` to this value and every value nested inside it, depth first.

@@ -7,11 +7,6 @@ use std::time::Duration;
 use crate::dlt::duration::parse_duration;
 use crate::plugin::{Diagnostics, Value};
 
-/// A known string at `path`, or `None` when null/unknown.
-pub fn known_str<'a>(v: &'a Value) -> Option<&'a str> {
-    v.as_str()
-}
-
 /// A duration string; returns the parsed value when known and valid.
 pub fn duration(d: &mut Diagnostics, path: &str, v: &Value) -> Option<Duration> {
     let s = v.as_str()?;
@@ -40,11 +35,19 @@ pub fn int_in_range(d: &mut Diagnostics, path: &str, v: &Value, min: i64, max: i
     match n.as_i64() {
         Some(i) if i >= min && i <= max => Some(i),
         Some(i) => {
-            d.attr_error(path, "Value out of range", format!("{path} must be between {min} and {max}, got {i}."));
+            d.attr_error(
+                path,
+                "Value out of range",
+                format!("{path} must be between {min} and {max}, got {i}."),
+            );
             None
         }
         None => {
-            d.attr_error(path, "Invalid number", format!("{path} must be a whole number, got {n}."));
+            d.attr_error(
+                path,
+                "Invalid number",
+                format!("{path} must be a whole number, got {n}."),
+            );
             None
         }
     }
@@ -54,7 +57,11 @@ pub fn int_in_range(d: &mut Diagnostics, path: &str, v: &Value, min: i64, max: i
 pub fn number_in_range(d: &mut Diagnostics, path: &str, v: &Value, min: f64, max: f64) -> Option<f64> {
     let f = v.as_f64()?;
     if f.is_nan() || f < min || f > max {
-        d.attr_error(path, "Value out of range", format!("{path} must be between {min} and {max}, got {f}."));
+        d.attr_error(
+            path,
+            "Value out of range",
+            format!("{path} must be between {min} and {max}, got {f}."),
+        );
         return None;
     }
     Some(f)
@@ -67,7 +74,11 @@ pub fn one_of<'a>(d: &mut Diagnostics, path: &str, v: &'a Value, allowed: &[&str
         Some(s)
     } else {
         let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
-        d.attr_error(path, "Invalid value", format!("{path} must be one of {list}, got {s:?}."));
+        d.attr_error(
+            path,
+            "Invalid value",
+            format!("{path} must be one of {list}, got {s:?}."),
+        );
         None
     }
 }
@@ -93,7 +104,10 @@ pub fn http_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a
             d.attr_error(
                 path,
                 "Invalid URL",
-                format!("{path} must be an http:// or https:// URL with a host, got scheme {:?}.", u.scheme()),
+                format!(
+                    "{path} must be an http:// or https:// URL with a host, got scheme {:?}.",
+                    u.scheme()
+                ),
             );
             None
         }
@@ -112,7 +126,12 @@ pub fn conflicting(d: &mut Diagnostics, parent: &str, obj: &Value, names: &[&str
         d.attr_error(
             &path,
             "Conflicting attributes",
-            format!("Only one of {} may be set; both {} and {} are.", names.join(", "), set[0], set[1]),
+            format!(
+                "Only one of {} may be set; both {} and {} are.",
+                names.join(", "),
+                set[0],
+                set[1]
+            ),
         );
     }
 }
@@ -137,8 +156,19 @@ mod tests {
         assert!(int_in_range(&mut d, "load.concurrency", &Value::int(0), 1, 100).is_none());
         assert!(one_of(&mut d, "on_failure", &Value::string("NOPE"), &["ROLLBACK", "DELETE"]).is_none());
         assert!(http_url(&mut d, "scenario.requests[0].url", &Value::string("ftp://x")).is_none());
-        let paths: Vec<String> = d.iter().map(|x| x.attribute.clone().unwrap_or_default().to_string()).collect();
-        assert_eq!(paths, ["load.hold_for", "load.concurrency", "on_failure", "scenario.requests[0].url"]);
+        let paths: Vec<String> = d
+            .iter()
+            .map(|x| x.attribute.clone().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "load.hold_for",
+                "load.concurrency",
+                "on_failure",
+                "scenario.requests[0].url"
+            ]
+        );
     }
 
     #[test]

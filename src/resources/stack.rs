@@ -28,8 +28,15 @@ use super::checks;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Arguments that, when changed, require an `UpdateStack` call.
-const STACK_INPUTS: [&str; 7] =
-    ["template_url", "template_body", "parameters", "capabilities", "tags", "iam_role_arn", "notification_arns"];
+const STACK_INPUTS: [&str; 7] = [
+    "template_url",
+    "template_body",
+    "parameters",
+    "capabilities",
+    "tags",
+    "iam_role_arn",
+    "notification_arns",
+];
 
 const CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
 
@@ -46,7 +53,10 @@ impl StackResource {
 /// Loads the AWS clients, turning configuration failures into a diagnostic.
 pub(crate) async fn aws_clients(data: &SharedData) -> Result<Clients, Diagnostics> {
     let aws: &AwsClients = &crate::provider::configured(data)?.aws;
-    aws.get().await.cloned().map_err(|e| Diagnostic::error("Cannot configure AWS", e.to_string()).into())
+    aws.get()
+        .await
+        .cloned()
+        .map_err(|e| Diagnostic::error("Cannot configure AWS", e.to_string()).into())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -59,7 +69,11 @@ fn output_names_attribute() -> Attribute {
             Attribute::string(w.attribute()).optional().describe(&format!(
                 "Stack output to read `{}` from, instead of the built-in names ({}).",
                 w.attribute(),
-                w.output_names().iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                w.output_names()
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
         .collect();
@@ -72,8 +86,12 @@ fn output_names_attribute() -> Attribute {
 /// The computed attributes shared with the data source.
 pub(crate) fn computed_stack_attributes() -> Vec<Attribute> {
     vec![
-        Attribute::string("status").computed().describe("Stack status, such as `CREATE_COMPLETE`."),
-        Attribute::string_map("outputs").computed().describe("All stack outputs, by output name."),
+        Attribute::string("status")
+            .computed()
+            .describe("Stack status, such as `CREATE_COMPLETE`."),
+        Attribute::string_map("outputs")
+            .computed()
+            .describe("All stack outputs, by output name."),
         Attribute::string("api_endpoint").computed().describe(
             "DLT REST API base URL (output `DLTApiEndpointD98B09AC`, or `output_names.api_endpoint`); null when the \
              template has no such output.",
@@ -97,7 +115,8 @@ pub(crate) fn computed_stack_attributes() -> Vec<Attribute> {
 }
 
 pub fn schema() -> Schema {
-    let mut attrs = vec![
+    let mut attrs =
+        vec![
         Attribute::string("id").computed().use_state_for_unknown().describe("The stack ARN."),
         Attribute::string("name")
             .required()
@@ -161,7 +180,10 @@ pub fn schema() -> Schema {
     );
     let mut timeouts = timeouts_block(&["create", "update", "delete"]);
     for a in &mut timeouts.block.attributes {
-        a.description = format!("How long `{}` may wait for the stack, such as `\"90m\"`. Default `60m`.", a.name);
+        a.description = format!(
+            "How long `{}` may wait for the stack, such as `\"90m\"`. Default `60m`.",
+            a.name
+        );
     }
     Schema::new(
         Block::new(attrs)
@@ -197,7 +219,11 @@ pub(crate) fn validate_name(d: &mut Diagnostics, v: &Value) {
 
 fn validate_arn(d: &mut Diagnostics, path: &str, s: &str) {
     if !s.starts_with("arn:") || s.split(':').count() < 6 {
-        d.attr_error(path, "Invalid ARN", format!("{path}: {s:?} is not an ARN (arn:<partition>:<service>:...)."));
+        d.attr_error(
+            path,
+            "Invalid ARN",
+            format!("{path}: {s:?} is not an ARN (arn:<partition>:<service>:...)."),
+        );
     }
 }
 
@@ -280,7 +306,11 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
     if let Some(m) = config.get("tags").entries() {
         if m.len() > 50 {
-            d.attr_error("tags", "Too many tags", format!("tags: CloudFormation allows 50 tags, got {}.", m.len()));
+            d.attr_error(
+                "tags",
+                "Too many tags",
+                format!("tags: CloudFormation allows 50 tags, got {}.", m.len()),
+            );
         }
         for k in m.keys() {
             if k.is_empty() || k.len() > 128 || k.starts_with("aws:") {
@@ -328,7 +358,11 @@ pub fn validate(config: &Value) -> Diagnostics {
             );
         }
         if user.as_str().is_some_and(str::is_empty) {
-            d.attr_error("admin_password.username", "Empty username", "admin_password.username must not be empty.");
+            d.attr_error(
+                "admin_password.username",
+                "Empty username",
+                "admin_password.username must not be empty.",
+            );
         }
     }
     if let Some(m) = config.get("output_names").entries() {
@@ -371,7 +405,11 @@ fn stack_input(v: &Value, template: Option<TemplateSource>) -> StackInput {
         tags: v.get("tags").to_string_map(),
         role_arn: opt("iam_role_arn"),
         notification_arns: v.get("notification_arns").to_string_list(),
-        on_failure: v.get("on_failure").as_str().and_then(OnFailure::parse).unwrap_or_default(),
+        on_failure: v
+            .get("on_failure")
+            .as_str()
+            .and_then(OnFailure::parse)
+            .unwrap_or_default(),
     }
 }
 
@@ -379,7 +417,9 @@ fn template_of(v: &Value) -> Option<TemplateSource> {
     if let Some(u) = v.get("template_url").as_str() {
         Some(TemplateSource::Url(u.to_string()))
     } else {
-        v.get("template_body").as_str().map(|b| TemplateSource::Body(b.to_string()))
+        v.get("template_body")
+            .as_str()
+            .map(|b| TemplateSource::Body(b.to_string()))
     }
 }
 
@@ -416,7 +456,9 @@ fn admin_username(v: &Value) -> Option<String> {
 /// `parameters` (users configure a subset; the rest are template defaults). A `****` value is a
 /// NoEcho parameter: CloudFormation never returns it, so the configured value stands.
 fn refresh_parameters(current: &Value, live: &BTreeMap<String, String>) -> Value {
-    let Some(m) = current.entries() else { return current.clone() };
+    let Some(m) = current.entries() else {
+        return current.clone();
+    };
     Value::Map(
         m.iter()
             .filter_map(|(k, old)| match live.get(k) {
@@ -463,7 +505,10 @@ fn stack_diag(summary: &str, e: &StackError) -> Diagnostic {
 fn password_diag(e: &AdminPasswordError) -> Diagnostic {
     let path = match e {
         AdminPasswordError::Parameter(_) => "admin_password.ssm_parameter",
-        AdminPasswordError::Cognito { source: CognitoError::UserNotFound { .. }, .. } => "admin_password.username",
+        AdminPasswordError::Cognito {
+            source: CognitoError::UserNotFound { .. },
+            ..
+        } => "admin_password.username",
         AdminPasswordError::Cognito { .. } => "admin_password",
     };
     Diagnostic::error("Cannot set the DLT admin password", e.to_string()).at(crate::plugin::AttrPath::parse(path))
@@ -508,11 +553,15 @@ async fn apply_password(clients: &Clients, state: &Value, secret: &SecureParamet
         )
         .at(crate::plugin::AttrPath::parse("admin_password.username")));
     };
-    cognito::set_admin_password(&clients.cognito_idp, secret, &pool, &user).await.map_err(|e| password_diag(&e))
+    cognito::set_admin_password(&clients.cognito_idp, secret, &pool, &user)
+        .await
+        .map_err(|e| password_diag(&e))
 }
 
 fn inputs_changed(a: &Value, b: &Value) -> bool {
-    STACK_INPUTS.iter().any(|k| !b.get(k).is_wholly_known() || a.get(k) != b.get(k))
+    STACK_INPUTS
+        .iter()
+        .any(|k| !b.get(k).is_wholly_known() || a.get(k) != b.get(k))
 }
 
 /// The state after a create/update: the planned arguments plus what the stack reports.
@@ -614,7 +663,9 @@ impl Resource for StackResource {
             Ok(d) => d,
             Err(e) => {
                 diags.push(stack_diag("Cannot create the DLT stack", &e));
-                let Some(id) = e.stack_id() else { return Outcome::failed(diags) };
+                let Some(id) = e.stack_id() else {
+                    return Outcome::failed(diags);
+                };
                 if e.final_status() == Some("DELETE_COMPLETE") {
                     // on_failure = DELETE removed it: nothing exists to track.
                     return Outcome::failed(diags);
@@ -625,7 +676,11 @@ impl Resource for StackResource {
                 state.set("status", Value::string(e.final_status().unwrap_or("UNKNOWN")));
                 set_outputs(&mut state, &BTreeMap::new(), &output_overrides(planned));
                 state.set("admin_password_version", Value::Null);
-                return Outcome { state: Some(state), private: Private::default().encode(), diagnostics: diags };
+                return Outcome {
+                    state: Some(state),
+                    private: Private::default().encode(),
+                    diagnostics: diags,
+                };
             }
         };
         let mut state = state_from(planned, &desc);
@@ -640,15 +695,30 @@ impl Resource for StackResource {
                 Err(d) => diags.push(d),
             }
         }
-        Outcome { state: Some(state), private: private.encode(), diagnostics: diags }
+        Outcome {
+            state: Some(state),
+            private: private.encode(),
+            diagnostics: diags,
+        }
     }
 
     async fn read(&self, _ctx: &Ctx, state: &Value, private: &[u8]) -> Outcome {
         let clients = match aws_clients(&self.data).await {
             Ok(c) => c,
-            Err(d) => return Outcome { state: Some(state.clone()), private: private.to_vec(), diagnostics: d },
+            Err(d) => {
+                return Outcome {
+                    state: Some(state.clone()),
+                    private: private.to_vec(),
+                    diagnostics: d,
+                }
+            }
         };
-        let key = state.get("id").as_str().or(state.get("name").as_str()).unwrap_or_default().to_string();
+        let key = state
+            .get("id")
+            .as_str()
+            .or(state.get("name").as_str())
+            .unwrap_or_default()
+            .to_string();
         let desc = match cloudformation::describe_stack(&clients.cloudformation, &key).await {
             Ok(Some(d)) if !d.is_deleted() => d,
             Ok(_) => {
@@ -668,7 +738,10 @@ impl Resource for StackResource {
         s.set("name", Value::string(desc.name.clone()));
         s.set("status", Value::string(desc.status.clone()));
         set_outputs(&mut s, &desc.outputs, &output_overrides(state));
-        s.set("parameters", refresh_parameters(state.get("parameters"), &desc.parameters));
+        s.set(
+            "parameters",
+            refresh_parameters(state.get("parameters"), &desc.parameters),
+        );
         s.set("tags", refresh_tags(state.get("tags"), &desc.tags));
 
         let mut p = Private::decode(private);
@@ -690,7 +763,11 @@ impl Resource for StackResource {
                 }
             }
         }
-        Outcome { state: Some(s), private: p.encode(), diagnostics: diags }
+        Outcome {
+            state: Some(s),
+            private: p.encode(),
+            diagnostics: diags,
+        }
     }
 
     async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, _config: &Value, private: &[u8]) -> Outcome {
@@ -700,11 +777,18 @@ impl Resource for StackResource {
         }
         let clients = match aws_clients(&self.data).await {
             Ok(c) => c,
-            Err(d) => return Outcome { state: Some(prior.clone()), private: private.to_vec(), diagnostics: d },
+            Err(d) => {
+                return Outcome {
+                    state: Some(prior.clone()),
+                    private: private.to_vec(),
+                    diagnostics: d,
+                }
+            }
         };
         let mut p = Private::decode(private);
         let ap = planned.get("admin_password");
-        let password_wanted = !ap.is_null() && planned.get("admin_password_version") != prior.get("admin_password_version");
+        let password_wanted =
+            !ap.is_null() && planned.get("admin_password_version") != prior.get("admin_password_version");
         // As on create, read the password first: a wrong parameter should not leave a half-done update.
         let secret = match (password_wanted, ap.get("ssm_parameter").as_str()) {
             (true, Some(param)) => {
@@ -741,7 +825,11 @@ impl Resource for StackResource {
                     if let Some(st) = e.final_status() {
                         s.set("status", Value::string(st));
                     }
-                    return Outcome { state: Some(s), private: private.to_vec(), diagnostics: diags };
+                    return Outcome {
+                        state: Some(s),
+                        private: private.to_vec(),
+                        diagnostics: diags,
+                    };
                 }
             }
         } else {
@@ -767,7 +855,11 @@ impl Resource for StackResource {
         } else {
             state.set("admin_password_version", prior.get("admin_password_version").clone());
         }
-        Outcome { state: Some(state), private: p.encode(), diagnostics: diags }
+        Outcome {
+            state: Some(state),
+            private: p.encode(),
+            diagnostics: diags,
+        }
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
@@ -775,7 +867,12 @@ impl Resource for StackResource {
             Ok(c) => c,
             Err(d) => return d,
         };
-        let key = prior.get("id").as_str().or(prior.get("name").as_str()).unwrap_or_default().to_string();
+        let key = prior
+            .get("id")
+            .as_str()
+            .or(prior.get("name").as_str())
+            .unwrap_or_default()
+            .to_string();
         let wait = WaitOptions::new(timeout(prior, "delete"), ctx.stop.clone());
         match cloudformation::delete_stack(&clients.cloudformation, &key, &wait).await {
             Ok(()) => Diagnostics::new(),
@@ -826,7 +923,11 @@ impl Resource for StackResource {
             ("admin_password_version", Value::Null),
         ]);
         s = state_from(&s, &desc);
-        Outcome { state: Some(s), private: Private::default().encode(), diagnostics: Diagnostics::new() }
+        Outcome {
+            state: Some(s),
+            private: Private::default().encode(),
+            diagnostics: Diagnostics::new(),
+        }
     }
 }
 
@@ -842,13 +943,18 @@ mod tests {
             ("on_failure", Value::string("ROLLBACK")),
             (
                 "admin_password",
-                Value::object([("ssm_parameter", Value::string("/cognito/password")), ("username", Value::Null)]),
+                Value::object([
+                    ("ssm_parameter", Value::string("/cognito/password")),
+                    ("username", Value::Null),
+                ]),
             ),
         ])
     }
 
     fn errors_at(d: &Diagnostics) -> Vec<String> {
-        d.iter().filter_map(|x| x.attribute.as_ref().map(|p| p.to_string())).collect()
+        d.iter()
+            .filter_map(|x| x.attribute.as_ref().map(|p| p.to_string()))
+            .collect()
     }
 
     #[test]
@@ -905,9 +1011,16 @@ mod tests {
 
     fn prior_state() -> Value {
         let mut s = base();
-        s.set("id", Value::string("arn:aws:cloudformation:us-east-1:123456789012:stack/DLT-test/x"));
+        s.set(
+            "id",
+            Value::string("arn:aws:cloudformation:us-east-1:123456789012:stack/DLT-test/x"),
+        );
         s.set("status", Value::string("CREATE_COMPLETE"));
-        set_outputs(&mut s, &[("UserPoolId".to_string(), "pool".to_string())].into(), &BTreeMap::new());
+        set_outputs(
+            &mut s,
+            &[("UserPoolId".to_string(), "pool".to_string())].into(),
+            &BTreeMap::new(),
+        );
         s.set("admin_password_version", Value::int(1));
         s
     }
@@ -928,7 +1041,12 @@ mod tests {
 
     #[tokio::test]
     async fn rotation_plans_only_the_version() {
-        let mut plan = plan_with(prior_state(), Private { live_admin_password_version: Some(2) });
+        let mut plan = plan_with(
+            prior_state(),
+            Private {
+                live_admin_password_version: Some(2),
+            },
+        );
         resource().modify_plan(&Ctx::default(), &mut plan).await;
         let mut expected = prior_state();
         expected.set("admin_password_version", Value::int(2));
@@ -937,7 +1055,12 @@ mod tests {
 
     #[tokio::test]
     async fn unchanged_version_plans_no_change() {
-        let mut plan = plan_with(prior_state(), Private { live_admin_password_version: Some(1) });
+        let mut plan = plan_with(
+            prior_state(),
+            Private {
+                live_admin_password_version: Some(1),
+            },
+        );
         resource().modify_plan(&Ctx::default(), &mut plan).await;
         assert_eq!(plan.planned, prior_state());
     }
@@ -946,10 +1069,19 @@ mod tests {
     async fn output_names_change_keeps_outputs_known() {
         let mut planned = prior_state();
         // As the generic planner leaves it: computed attributes unknown after a config change.
-        for k in ["status", "outputs", "user_pool_id", "api_endpoint", "admin_password_version"] {
+        for k in [
+            "status",
+            "outputs",
+            "user_pool_id",
+            "api_endpoint",
+            "admin_password_version",
+        ] {
             planned.set(k, Value::Unknown);
         }
-        planned.set("output_names", Value::object([("api_endpoint", Value::string("UserPoolId"))]));
+        planned.set(
+            "output_names",
+            Value::object([("api_endpoint", Value::string("UserPoolId"))]),
+        );
         let mut plan = plan_with(planned, Private::default());
         resource().modify_plan(&Ctx::default(), &mut plan).await;
         assert_eq!(plan.planned.get("api_endpoint"), &Value::string("pool"));
@@ -960,7 +1092,10 @@ mod tests {
     #[tokio::test]
     async fn parameter_change_leaves_outputs_unknown() {
         let mut planned = prior_state();
-        planned.set("parameters", Value::string_map([("AdminName", "dltadmin"), ("AdminEmail", "a@b.c")]));
+        planned.set(
+            "parameters",
+            Value::string_map([("AdminName", "dltadmin"), ("AdminEmail", "a@b.c")]),
+        );
         for k in ["status", "outputs", "user_pool_id"] {
             planned.set(k, Value::Unknown);
         }
@@ -973,9 +1108,14 @@ mod tests {
     #[test]
     fn refresh_keeps_only_configured_parameters_and_noecho_values() {
         let current = Value::string_map([("AdminName", "a"), ("Secret", "s")]);
-        let live: BTreeMap<String, String> =
-            [("AdminName", "b"), ("Secret", "****"), ("Other", "x")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert_eq!(refresh_parameters(&current, &live), Value::string_map([("AdminName", "b"), ("Secret", "s")]));
+        let live: BTreeMap<String, String> = [("AdminName", "b"), ("Secret", "****"), ("Other", "x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            refresh_parameters(&current, &live),
+            Value::string_map([("AdminName", "b"), ("Secret", "s")])
+        );
         assert_eq!(refresh_parameters(&Value::Null, &live), Value::Null);
     }
 }

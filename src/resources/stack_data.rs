@@ -23,9 +23,13 @@ pub fn schema() -> Schema {
     let resource = super::stack::schema();
     let output_names = resource.block.attribute("output_names").cloned();
     let mut attrs = vec![
-        Attribute::string("name").required().describe("Name (or ARN) of the CloudFormation stack to read."),
+        Attribute::string("name")
+            .required()
+            .describe("Name (or ARN) of the CloudFormation stack to read."),
         Attribute::string("id").computed().describe("The stack ARN."),
-        Attribute::string_map("parameters").computed().describe("The stack's parameter values."),
+        Attribute::string_map("parameters")
+            .computed()
+            .describe("The stack's parameter values."),
         Attribute::string_map("tags").computed().describe("The stack's tags."),
     ];
     attrs.extend(output_names);
@@ -61,9 +65,12 @@ impl DataSource for StackDataSource {
             Ok(Some(d)) if !d.is_deleted() => d,
             Ok(_) => {
                 return Outcome::failed(
-                    Diagnostic::error("DLT stack not found", format!("CloudFormation stack {name:?} does not exist."))
-                        .at(crate::plugin::AttrPath::root("name"))
-                        .into(),
+                    Diagnostic::error(
+                        "DLT stack not found",
+                        format!("CloudFormation stack {name:?} does not exist."),
+                    )
+                    .at(crate::plugin::AttrPath::root("name"))
+                    .into(),
                 )
             }
             Err(e) => return Outcome::failed(Diagnostic::error("Cannot read the DLT stack", e.to_string()).into()),

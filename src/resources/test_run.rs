@@ -45,7 +45,7 @@ pub struct RunRecord {
     pub results: RunResults,
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -78,13 +78,21 @@ pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
     let mut d = test_run_schema::validate(config);
     let scenario_v = config.get("scenario");
     let scenario = match scenario_v.get("type").as_str().unwrap_or("simple") {
-        "jmeter" => Scenario::Jmeter { script: scenario_v.get("script").as_str().unwrap_or_default().into() },
-        _ => Scenario::Simple { requests: requests_from(scenario_v.get("requests")) },
+        "jmeter" => Scenario::Jmeter {
+            script: scenario_v.get("script").as_str().unwrap_or_default().into(),
+        },
+        _ => Scenario::Simple {
+            requests: requests_from(scenario_v.get("requests")),
+        },
     };
     let load_v = config.get("load");
     let dur = |v: &Value| v.as_str().and_then(|s| parse_duration(s).ok());
     let load = Load {
-        concurrency: load_v.get("concurrency").as_i64().unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
+        concurrency: load_v
+            .get("concurrency")
+            .as_i64()
+            .unwrap_or(1)
+            .clamp(0, u32::MAX as i64) as u32,
         task_count: load_v.get("task_count").as_i64().unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
         regions: load_v.get("regions").to_string_list(),
         ramp_up: dur(load_v.get("ramp_up")).unwrap_or_default(),
@@ -110,8 +118,18 @@ pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
         return Err(d);
     }
     let name = config.get("name").as_str().unwrap_or_default().to_string();
-    let description = config.get("description").as_str().map(str::to_string).unwrap_or_default();
-    Ok(TestSpec { name, description, scenario, load, gates })
+    let description = config
+        .get("description")
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_default();
+    Ok(TestSpec {
+        name,
+        description,
+        scenario,
+        load,
+        gates,
+    })
 }
 
 fn results_value(r: &RunResults) -> Value {
@@ -130,7 +148,12 @@ fn results_value(r: &RunResults) -> Value {
         round(t.max_ms, 3),
         round(r.duration_seconds, 3),
     ];
-    Value::object(RESULT_FIELDS.iter().zip(fields).map(|((n, _), v)| (*n, Value::float(v))))
+    Value::object(
+        RESULT_FIELDS
+            .iter()
+            .zip(fields)
+            .map(|((n, _), v)| (*n, Value::float(v))),
+    )
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -216,14 +239,23 @@ fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, gates: &[GateResult], fail:
 }
 
 fn timeout_of(config: &Value, op: &str, default: Duration) -> Duration {
-    config.get("timeouts").get(op).as_str().and_then(|s| parse_duration(s).ok()).unwrap_or(default)
+    config
+        .get("timeouts")
+        .get(op)
+        .as_str()
+        .and_then(|s| parse_duration(s).ok())
+        .unwrap_or(default)
 }
 
 /// Runs the spec on the local engine, bounded by `timeout` and Terraform's stop signal.
 async fn run_local(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration) -> Result<RunRecord, Diagnostics> {
     let Scenario::Simple { requests } = &spec.scenario else {
         let mut d = Diagnostics::new();
-        d.attr_error("scenario.type", "JMeter needs DLT", "type = \"jmeter\" runs only on DLT; add a dlt block.");
+        d.attr_error(
+            "scenario.type",
+            "JMeter needs DLT",
+            "type = \"jmeter\" runs only on DLT; add a dlt block.",
+        );
         return Err(d);
     };
     let request_timeout = config
@@ -232,7 +264,10 @@ async fn run_local(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration
         .as_str()
         .and_then(|s| parse_duration(s).ok())
         .unwrap_or(Duration::from_secs(30));
-    let opts = EngineOptions { request_timeout, ..EngineOptions::default() };
+    let opts = EngineOptions {
+        request_timeout,
+        ..EngineOptions::default()
+    };
     let started_at = now_rfc3339();
     let cancel = ctx.stop.child_token();
     let run = engine::run(requests, &spec.load, &opts, cancel.clone());
@@ -342,7 +377,17 @@ impl Resource for TestRunResource {
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan) -> Diagnostics {
         // Only `timeouts` can change without replacement; then nothing computed changes.
         if !plan.is_create() && plan.requires_replace.is_empty() {
-            for name in ["id", "engine", "status", "passed", "started_at", "finished_at", "console_url", "results", "gate_results"] {
+            for name in [
+                "id",
+                "engine",
+                "status",
+                "passed",
+                "started_at",
+                "finished_at",
+                "console_url",
+                "results",
+                "gate_results",
+            ] {
                 let prior = plan.prior.get(name).clone();
                 plan.planned.set(name, prior);
             }
@@ -364,8 +409,11 @@ impl Resource for TestRunResource {
                 Err((state_rec, d)) => {
                     // A run that started on DLT exists there: keep its id so destroy can delete it.
                     return match state_rec {
-                        Some(rec) => Outcome { state: Some(state_from(planned, &rec, &[])), ..Outcome::default() }
-                            .with_diagnostics(d),
+                        Some(rec) => Outcome {
+                            state: Some(state_from(planned, &rec, &[])),
+                            ..Outcome::default()
+                        }
+                        .with_diagnostics(d),
                         None => Outcome::failed(d),
                     };
                 }
@@ -392,16 +440,28 @@ impl Resource for TestRunResource {
         if !passed {
             diags.push(gate_diagnostic(&spec, &rec, &gates, fail_on_gate));
         }
-        Outcome { state: Some(state_from(planned, &rec, &gates)), private: Vec::new(), diagnostics: diags }
+        Outcome {
+            state: Some(state_from(planned, &rec, &gates)),
+            private: Vec::new(),
+            diagnostics: diags,
+        }
     }
 
     async fn read(&self, _ctx: &Ctx, state: &Value, private: &[u8]) -> Outcome {
-        Outcome { state: Some(state.clone()), private: private.to_vec(), diagnostics: Diagnostics::new() }
+        Outcome {
+            state: Some(state.clone()),
+            private: private.to_vec(),
+            diagnostics: Diagnostics::new(),
+        }
     }
 
     async fn update(&self, _ctx: &Ctx, _prior: &Value, planned: &Value, _config: &Value, private: &[u8]) -> Outcome {
         // Every argument but `timeouts` forces replacement, so an update only records new timeouts.
-        Outcome { state: Some(planned.clone()), private: private.to_vec(), diagnostics: Diagnostics::new() }
+        Outcome {
+            state: Some(planned.clone()),
+            private: private.to_vec(),
+            diagnostics: Diagnostics::new(),
+        }
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
@@ -412,4 +472,3 @@ impl Resource for TestRunResource {
         Diagnostics::new()
     }
 }
-

@@ -1,28 +1,231 @@
-//! `dlt_test_run` on Distributed Load Testing on AWS: credentials, start, watch, cancel, delete.
+//! `dlt_test_run` on Distributed Load Testing on AWS: credentials (Cognito or the provider's IAM
+//! identity), then the domain runner in `crate::dlt::runner` starts, watches, cancels and reads
+//! the run. This file only translates between Terraform values and that runner.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::Region;
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use crate::aws::cognito_auth::{AuthFlow, CognitoCredentialsProvider, CognitoSettings};
+use crate::aws::{ssm, Clients};
+use crate::dlt::client::{DeleteOutcome, DltClient, DltClientConfig};
+use crate::dlt::results::RunResults;
+use crate::dlt::runner::{new_test_id, DltRunner, RunErrorKind, RunnerOptions};
 use crate::dlt::scenario::TestSpec;
 use crate::plugin::{Ctx, Diagnostics, Value};
-use crate::provider::SharedData;
+use crate::provider::{configured, SharedData};
 
 use super::test_run::RunRecord;
 
-/// Runs `spec` on DLT. On failure after the test started, the record of the started test comes
-/// back with the diagnostics so its id is kept in state.
-pub async fn run(
-    _ctx: &Ctx,
-    _data: &SharedData,
-    _spec: &TestSpec,
-    _planned: &Value,
-    _timeout: Duration,
-) -> Result<RunRecord, (Option<RunRecord>, Diagnostics)> {
-    let mut d = Diagnostics::new();
-    d.attr_error("dlt", "Not implemented yet", "Running on DLT is not implemented in this build yet.");
-    Err((None, d))
+/// The AWS clients, or an error diagnostic.
+async fn clients(data: &SharedData) -> Result<&Clients, Diagnostics> {
+    let provider = configured(data)?;
+    provider.aws.get().await.map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.error("AWS configuration", e.to_string());
+        d
+    })
 }
 
-/// Deletes the DLT test recorded in `prior`.
-pub async fn delete(_ctx: &Ctx, _data: &SharedData, _prior: &Value, _timeout: Duration) -> Diagnostics {
-    Diagnostics::new()
+/// A DLT client for the `dlt` block of `config`, signing with Cognito-issued or IAM credentials.
+async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, String), Diagnostics> {
+    let clients = clients(data).await?;
+    let dlt = config.get("dlt");
+    let region = dlt
+        .get("region")
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| clients.region().map(str::to_string));
+    let Some(region) = region else {
+        let mut d = Diagnostics::new();
+        d.attr_error(
+            "dlt.region",
+            "No region for DLT",
+            "Set dlt.region or the provider's region (or AWS_REGION) so DLT API calls can be signed.",
+        );
+        return Err(d);
+    };
+    let cognito = dlt.get("cognito");
+    let credentials = if cognito.is_null() {
+        match clients.sdk_config.credentials_provider() {
+            Some(p) => p,
+            None => {
+                let mut d = Diagnostics::new();
+                d.attr_error(
+                    "dlt",
+                    "No AWS credentials",
+                    "Without dlt.cognito the provider signs DLT API calls with its own AWS credentials, but none were found.",
+                );
+                return Err(d);
+            }
+        }
+    } else {
+        SharedCredentialsProvider::new(cognito_provider(clients, data, cognito).await?)
+    };
+    let endpoint = dlt.get("api_endpoint").as_str().unwrap_or_default().to_string();
+    let client = DltClient::new(DltClientConfig::new(endpoint, region.clone(), credentials)).map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.attr_error("dlt.api_endpoint", "Invalid DLT API endpoint", e.to_string());
+        d
+    })?;
+    Ok((client, region))
+}
+
+/// Reads the password from SSM and builds the refreshing Cognito credentials provider.
+async fn cognito_provider(
+    clients: &Clients,
+    data: &SharedData,
+    cognito: &Value,
+) -> Result<CognitoCredentialsProvider, Diagnostics> {
+    let s = |name: &str| cognito.get(name).as_str().unwrap_or_default().to_string();
+    let parameter = s("password_ssm_parameter");
+    let password = ssm::get_secure_parameter(&clients.ssm, &parameter).await.map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.attr_error(
+            "dlt.cognito.password_ssm_parameter",
+            "Cannot read the DLT password",
+            e.to_string(),
+        );
+        d
+    })?;
+    let auth_flow = match cognito.get("auth_flow").as_str() {
+        Some(flow) => flow.parse::<AuthFlow>().map_err(|e| {
+            let mut d = Diagnostics::new();
+            d.attr_error("dlt.cognito.auth_flow", "Invalid auth flow", e);
+            d
+        })?,
+        None => AuthFlow::UserPassword,
+    };
+    let settings = CognitoSettings {
+        user_pool_id: s("user_pool_id"),
+        client_id: s("client_id"),
+        identity_pool_id: s("identity_pool_id"),
+        username: s("username"),
+        password: password.value,
+        auth_flow,
+    };
+    // The user pool lives in the region its id names, whatever region the provider uses.
+    let mut sdk = clients.sdk_config.clone();
+    if let Some((pool_region, _)) = settings.user_pool_id.split_once('_') {
+        sdk = sdk.to_builder().region(Region::new(pool_region.to_string())).build();
+    }
+    let endpoints = &configured(data)?.aws.settings().endpoints;
+    Ok(CognitoCredentialsProvider::from_sdk_config(
+        &sdk,
+        endpoints.cognito_idp.as_deref(),
+        endpoints.cognito_identity.as_deref(),
+        settings,
+    ))
+}
+
+fn console_link(config: &Value, test_id: &str) -> Option<String> {
+    let base = config.get("dlt").get("console_url").as_str()?.trim_end_matches('/');
+    let base = if base.contains("://") {
+        base.to_string()
+    } else {
+        format!("https://{base}")
+    };
+    Some(format!("{base}/details/{test_id}"))
+}
+
+/// Runs `spec` on DLT. When the test may exist in DLT but the run failed, the record of that test
+/// comes back with the diagnostics so its id is saved (tainted) and destroy can delete it.
+pub async fn run(
+    ctx: &Ctx,
+    data: &SharedData,
+    spec: &TestSpec,
+    planned: &Value,
+    timeout: Duration,
+) -> Result<RunRecord, (Option<RunRecord>, Diagnostics)> {
+    let (client, region) = dlt_client(data, planned).await.map_err(|d| (None, d))?;
+    let mut runner = DltRunner::new(client);
+    if let Ok(c) = clients(data).await {
+        runner = runner.with_script_store(Arc::new(c.s3.clone()));
+    }
+    let test_id = new_test_id();
+    let mut opts = RunnerOptions::new(region, timeout);
+    opts.test_id = Some(test_id.clone());
+    opts.scenarios_bucket = planned.get("dlt").get("scenarios_bucket").as_str().map(str::to_string);
+    let started_at = super::test_run::now_rfc3339();
+    match runner.run(spec, &opts, ctx.stop.child_token()).await {
+        Ok(remote) => {
+            log::info!(
+                "DLT test {} finished: {} API calls ({} polls) over {:.0}s; end noticed {:?} after DLT's endTime",
+                remote.test_id,
+                remote.stats.api_calls,
+                remote.stats.polls,
+                remote.stats.elapsed.as_secs_f64(),
+                remote.stats.detection_latency
+            );
+            Ok(RunRecord {
+                console_url: console_link(planned, &remote.test_id),
+                id: remote.test_id,
+                engine: "dlt",
+                status: remote.status.to_string(),
+                started_at: remote.started_at.unwrap_or(started_at),
+                finished_at: remote.finished_at.unwrap_or_else(super::test_run::now_rfc3339),
+                results: remote.results,
+            })
+        }
+        Err(e) => {
+            let (summary, status) = match &e.kind {
+                RunErrorKind::Failed { .. } => ("DLT test run failed", "failed"),
+                RunErrorKind::Cancelled { .. } | RunErrorKind::CancelledExternally => {
+                    ("DLT test run cancelled", "cancelled")
+                }
+                RunErrorKind::AlreadyRunning { .. } => ("DLT test already running", "failed"),
+                _ => ("DLT test run error", "failed"),
+            };
+            let mut d = Diagnostics::new();
+            let mut detail = format!("Test {:?}: {e}", spec.name);
+            if let Some(id) = &e.test_id {
+                if let Some(url) = console_link(planned, id) {
+                    detail.push_str(&format!("\nDLT console: {url}"));
+                }
+            }
+            d.error(summary, detail);
+            let record = e.test_id.map(|id| RunRecord {
+                console_url: console_link(planned, &id),
+                id,
+                engine: "dlt",
+                status: status.to_string(),
+                started_at,
+                finished_at: super::test_run::now_rfc3339(),
+                results: RunResults::default(),
+            });
+            Err((record, d))
+        }
+    }
+}
+
+/// Deletes the DLT test recorded in `prior`; a test already gone is success.
+pub async fn delete(ctx: &Ctx, data: &SharedData, prior: &Value, timeout: Duration) -> Diagnostics {
+    let Some(test_id) = prior.get("id").as_str() else {
+        return Diagnostics::new();
+    };
+    let (client, _) = match dlt_client(data, prior).await {
+        Ok(c) => c,
+        Err(d) => return d,
+    };
+    let runner = DltRunner::new(client);
+    let mut d = Diagnostics::new();
+    let outcome = tokio::select! {
+        r = runner.delete(test_id) => r,
+        _ = tokio::time::sleep(timeout) => {
+            d.error("Timed out deleting the DLT test", format!("DLT test {test_id} was not deleted within timeouts.delete."));
+            return d;
+        }
+        _ = ctx.stop.cancelled() => {
+            d.error("Interrupted", format!("Deleting DLT test {test_id} was interrupted."));
+            return d;
+        }
+    };
+    match outcome {
+        Ok(DeleteOutcome::Deleted) => log::info!("deleted DLT test {test_id}"),
+        Ok(DeleteOutcome::AlreadyGone) => log::info!("DLT test {test_id} was already gone"),
+        Err(e) => d.error("Cannot delete the DLT test", e.to_string()),
+    }
+    d
 }

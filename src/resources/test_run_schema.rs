@@ -9,7 +9,10 @@ use super::checks;
 pub const RESULT_FIELDS: [(&str, &str); 12] = [
     ("requests", "Requests completed."),
     ("successes", "Requests that got a 2xx/3xx response."),
-    ("failures", "Requests that failed (connection errors, timeouts, 4xx/5xx)."),
+    (
+        "failures",
+        "Requests that failed (connection errors, timeouts, 4xx/5xx).",
+    ),
     ("success_rate", "successes / requests x 100."),
     ("throughput", "Requests per second over the measured duration."),
     ("avg_response_time_ms", "Mean response time in milliseconds."),
@@ -26,18 +29,43 @@ pub fn results_type() -> Type {
 }
 
 pub fn gate_result_type() -> Type {
-    Type::object([("gate", Type::String), ("threshold", Type::String), ("actual", Type::String), ("passed", Type::Bool)])
+    Type::object([
+        ("gate", Type::String),
+        ("threshold", Type::String),
+        ("actual", Type::String),
+        ("passed", Type::Bool),
+    ])
 }
 
 /// Gate names and their value kind, in the order the table lists them.
 pub const GATES: [(&str, GateKind, &str); 8] = [
-    ("min_success_rate", GateKind::Percent, "Minimum percent of requests that succeeded (0–100)."),
-    ("max_p50", GateKind::Duration, "Maximum median response time, e.g. `\"300ms\"`."),
+    (
+        "min_success_rate",
+        GateKind::Percent,
+        "Minimum percent of requests that succeeded (0–100).",
+    ),
+    (
+        "max_p50",
+        GateKind::Duration,
+        "Maximum median response time, e.g. `\"300ms\"`.",
+    ),
     ("max_p90", GateKind::Duration, "Maximum 90th percentile response time."),
-    ("max_p95", GateKind::Duration, "Maximum 95th percentile response time, e.g. `\"1.5s\"`."),
+    (
+        "max_p95",
+        GateKind::Duration,
+        "Maximum 95th percentile response time, e.g. `\"1.5s\"`.",
+    ),
     ("max_p99", GateKind::Duration, "Maximum 99th percentile response time."),
-    ("max_avg_response_time", GateKind::Duration, "Maximum mean response time."),
-    ("min_throughput", GateKind::Rate, "Minimum throughput in requests per second."),
+    (
+        "max_avg_response_time",
+        GateKind::Duration,
+        "Maximum mean response time.",
+    ),
+    (
+        "min_throughput",
+        GateKind::Rate,
+        "Minimum throughput in requests per second.",
+    ),
     ("max_failures", GateKind::Count, "Maximum number of failed requests."),
 ];
 
@@ -55,8 +83,12 @@ fn replace(a: Attribute) -> Attribute {
 
 pub fn schema() -> Schema {
     let request = vec![
-        Attribute::string("url").required().describe("Absolute `http://` or `https://` URL."),
-        Attribute::string("method").optional().describe("HTTP method. Default `GET`."),
+        Attribute::string("url")
+            .required()
+            .describe("Absolute `http://` or `https://` URL."),
+        Attribute::string("method")
+            .optional()
+            .describe("HTTP method. Default `GET`."),
         Attribute::string_map("headers").optional().describe("Request headers."),
         Attribute::string("body").optional().describe("Request body."),
     ];
@@ -88,7 +120,9 @@ pub fn schema() -> Schema {
             .describe("Log in through Cognito like the DLT console. Omit to sign requests with the provider's own IAM credentials."),
     ];
     let scenario = vec![
-        Attribute::string("type").optional().describe("`simple` (default) or `jmeter` (DLT only)."),
+        Attribute::string("type")
+            .optional()
+            .describe("`simple` (default) or `jmeter` (DLT only)."),
         Attribute::list_of("requests", request)
             .optional()
             .describe("`simple`: the requests each virtual user sends in order, in a loop."),
@@ -97,15 +131,21 @@ pub fn schema() -> Schema {
             .describe("`jmeter`: path to a `.jmx` or `.zip`, uploaded to the scenarios bucket before the run."),
     ];
     let load = vec![
-        Attribute::number("concurrency").required().describe("Virtual users per task."),
+        Attribute::number("concurrency")
+            .required()
+            .describe("Virtual users per task."),
         Attribute::number("task_count")
             .optional()
             .describe("Tasks per region on DLT (default 1). The local engine runs `concurrency x task_count` users."),
         Attribute::string_list("regions")
             .optional()
             .describe("DLT regions to run in. Default: the `dlt.region` or the provider's region."),
-        Attribute::string("ramp_up").optional().describe("Time to start all virtual users, e.g. `\"1m\"`. Default `\"0s\"`."),
-        Attribute::string("hold_for").required().describe("How long to hold full load after ramp-up, e.g. `\"3m\"`."),
+        Attribute::string("ramp_up")
+            .optional()
+            .describe("Time to start all virtual users, e.g. `\"1m\"`. Default `\"0s\"`."),
+        Attribute::string("hold_for")
+            .required()
+            .describe("How long to hold full load after ramp-up, e.g. `\"3m\"`."),
         Attribute::string("request_timeout")
             .optional()
             .describe("Local engine: per-request timeout (default `\"30s\"`); a timed-out request is a failure."),
@@ -118,8 +158,12 @@ pub fn schema() -> Schema {
         })
         .collect();
     let report = vec![
-        Attribute::string("junit_path").optional().describe("Write a JUnit XML report here (one test case per gate)."),
-        Attribute::string("json_path").optional().describe("Write a JSON report here (results, gates, scenario)."),
+        Attribute::string("junit_path")
+            .optional()
+            .describe("Write a JUnit XML report here (one test case per gate)."),
+        Attribute::string("json_path")
+            .optional()
+            .describe("Write a JSON report here (results, gates, scenario)."),
     ];
     let result_attrs = Attribute::typed("results", results_type()).computed().describe(
         "Results: `requests`, `successes`, `failures`, `success_rate` (%), `throughput` (req/s), \
@@ -170,8 +214,19 @@ pub fn validate(config: &Value) -> Diagnostics {
         checks::http_url(&mut d, "dlt.api_endpoint", dlt.get("api_endpoint"));
         checks::http_url(&mut d, "dlt.console_url", dlt.get("console_url"));
         let cognito = dlt.get("cognito");
-        checks::one_of(&mut d, "dlt.cognito.auth_flow", cognito.get("auth_flow"), &["USER_PASSWORD_AUTH", "USER_SRP_AUTH"]);
-        for name in ["user_pool_id", "client_id", "identity_pool_id", "username", "password_ssm_parameter"] {
+        checks::one_of(
+            &mut d,
+            "dlt.cognito.auth_flow",
+            cognito.get("auth_flow"),
+            &["USER_PASSWORD_AUTH", "USER_SRP_AUTH"],
+        );
+        for name in [
+            "user_pool_id",
+            "client_id",
+            "identity_pool_id",
+            "username",
+            "password_ssm_parameter",
+        ] {
             checks::non_empty(&mut d, &format!("dlt.cognito.{name}"), cognito.get(name));
         }
     }
@@ -192,7 +247,11 @@ pub fn validate(config: &Value) -> Diagnostics {
                 );
             }
             if !scenario.get("script").is_null() {
-                d.attr_error("scenario.script", "Unexpected script", "scenario.script is only used with type = \"jmeter\".");
+                d.attr_error(
+                    "scenario.script",
+                    "Unexpected script",
+                    "scenario.script is only used with type = \"jmeter\".",
+                );
             }
         }
         Some("jmeter") => {
@@ -204,7 +263,11 @@ pub fn validate(config: &Value) -> Diagnostics {
                 );
             }
             match scenario.get("script") {
-                Value::Null => d.attr_error("scenario.script", "Missing script", "A jmeter scenario needs scenario.script (.jmx or .zip)."),
+                Value::Null => d.attr_error(
+                    "scenario.script",
+                    "Missing script",
+                    "A jmeter scenario needs scenario.script (.jmx or .zip).",
+                ),
                 Value::String(s) if !(s.ends_with(".jmx") || s.ends_with(".zip")) => d.attr_error(
                     "scenario.script",
                     "Invalid script",
@@ -213,7 +276,11 @@ pub fn validate(config: &Value) -> Diagnostics {
                 _ => {}
             }
             if !requests.is_null() && !requests.elements().is_empty() {
-                d.attr_error("scenario.requests", "Unexpected requests", "scenario.requests is only used with type = \"simple\".");
+                d.attr_error(
+                    "scenario.requests",
+                    "Unexpected requests",
+                    "scenario.requests is only used with type = \"simple\".",
+                );
             }
         }
         _ => {}
@@ -224,7 +291,11 @@ pub fn validate(config: &Value) -> Diagnostics {
         if let Some(m) = r.get("method").as_str() {
             let ok = !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic());
             if !ok {
-                d.attr_error(&format!("{p}.method"), "Invalid method", format!("{m:?} is not an HTTP method such as \"GET\"."));
+                d.attr_error(
+                    &format!("{p}.method"),
+                    "Invalid method",
+                    format!("{m:?} is not an HTTP method such as \"GET\"."),
+                );
             } else if on_dlt && !["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"].contains(&m) {
                 d.attr_error(
                     &format!("{p}.method"),
@@ -237,7 +308,11 @@ pub fn validate(config: &Value) -> Diagnostics {
             for name in h.keys() {
                 let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
                 if !ok {
-                    d.attr_error(&format!("{p}.headers"), "Invalid header name", format!("{name:?} is not a valid header name."));
+                    d.attr_error(
+                        &format!("{p}.headers"),
+                        "Invalid header name",
+                        format!("{name:?} is not a valid header name."),
+                    );
                 }
             }
         }
@@ -251,9 +326,15 @@ pub fn validate(config: &Value) -> Diagnostics {
     checks::positive_duration(&mut d, "load.request_timeout", load.get("request_timeout"));
     for (i, r) in load.get("regions").elements().iter().enumerate() {
         if let Some(s) = r.as_str() {
-            let ok = !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            let ok = !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !ok {
-                d.attr_error(&format!("load.regions[{i}]"), "Invalid region", format!("{s:?} is not an AWS region name."));
+                d.attr_error(
+                    &format!("load.regions[{i}]"),
+                    "Invalid region",
+                    format!("{s:?} is not an AWS region name."),
+                );
             }
         }
     }

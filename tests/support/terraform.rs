@@ -42,7 +42,10 @@ fn detect(path: &Path) -> Option<Terraform> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let version = text.lines().next()?.strip_prefix("Terraform v")?.trim().to_string();
-    Some(Terraform { path: path.to_path_buf(), version })
+    Some(Terraform {
+        path: path.to_path_buf(),
+        version,
+    })
 }
 
 /// Every Terraform available: `DLT_TEST_TERRAFORM` (colon-separated paths) if set, else the
@@ -152,11 +155,18 @@ impl Workspace {
         );
         std::fs::write(dir.path().join("cli.tfrc"), cli_config).expect("write cli config");
         let mut env = BTreeMap::new();
-        env.insert("TF_CLI_CONFIG_FILE".into(), dir.path().join("cli.tfrc").display().to_string());
+        env.insert(
+            "TF_CLI_CONFIG_FILE".into(),
+            dir.path().join("cli.tfrc").display().to_string(),
+        );
         env.insert("CHECKPOINT_DISABLE".into(), "1".into());
         env.insert("TF_IN_AUTOMATION".into(), "1".into());
         env.insert("TF_INPUT".into(), "0".into());
-        let ws = Workspace { tf: tf.clone(), dir, env };
+        let ws = Workspace {
+            tf: tf.clone(),
+            dir,
+            env,
+        };
         ws.write_config(hcl);
         ws
     }
@@ -184,7 +194,13 @@ impl Workspace {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.tf.path);
         cmd.args(args).current_dir(self.dir.path()).stdin(Stdio::null());
-        for k in ["TF_LOG", "TF_LOG_PATH", "TF_LOG_PROVIDER", "TF_LOG_CORE", "TF_CLI_CONFIG_FILE"] {
+        for k in [
+            "TF_LOG",
+            "TF_LOG_PATH",
+            "TF_LOG_PROVIDER",
+            "TF_LOG_CORE",
+            "TF_CLI_CONFIG_FILE",
+        ] {
             cmd.env_remove(k);
         }
         cmd.envs(&self.env);
@@ -234,7 +250,11 @@ impl Workspace {
         let state = self.state();
         let (ty, name) = address.split_once('.')?;
         let mode = if ty == "data" { "data" } else { "managed" };
-        let (ty, name) = if mode == "data" { name.split_once('.')? } else { (ty, name) };
+        let (ty, name) = if mode == "data" {
+            name.split_once('.')?
+        } else {
+            (ty, name)
+        };
         state["resources"].as_array()?.iter().find_map(|r| {
             (r["mode"] == mode && r["type"] == ty && r["name"] == name).then(|| r["instances"][0].clone())
         })

@@ -1,0 +1,450 @@
+//! `dlt_test_run` on DLT under real Terraform: moto for Cognito, SSM and S3 (and the stack), the
+//! project's DLT API double for the REST API. The double runs each scenario for real with the
+//! local engine against a loopback target whose latency and error rate the test sets.
+
+#[allow(dead_code)]
+#[path = "support/dlt_double.rs"]
+mod dlt_double;
+#[allow(dead_code)]
+#[path = "support/moto.rs"]
+mod moto;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use dlt_double::{DltDouble, DoubleConfig, Injection};
+use moto::{Moto, Seed};
+use support::target::{TargetConfig, TargetServer};
+use support::terraform::{self, Terraform, Workspace};
+
+/// moto's `GetCredentialsForIdentity` answer (fixed values).
+const MOTO_IDENTITY_KEY: &str = "TESTACCESSKEY12345";
+const MOTO_IDENTITY_SECRET: &str = "ABCSECRETKEY";
+const MOTO_IDENTITY_TOKEN: &str = "ABC12345";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A double that accepts both its own IAM test credentials and moto's identity-pool credentials.
+fn double(s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
+    let mut config = DoubleConfig {
+        s3_bucket,
+        ..DoubleConfig::default()
+    };
+    config.credentials.insert(
+        MOTO_IDENTITY_KEY.to_string(),
+        (MOTO_IDENTITY_SECRET.to_string(), Some(MOTO_IDENTITY_TOKEN.to_string())),
+    );
+    DltDouble::start(config)
+}
+
+fn provider_block(moto: &Moto) -> String {
+    let m = moto.endpoint();
+    format!(
+        r#"provider "dlt" {{
+  region = "us-east-1"
+  endpoints = {{
+    cloudformation   = "{m}"
+    cognito_idp      = "{m}"
+    cognito_identity = "{m}"
+    ssm              = "{m}"
+    s3               = "{m}"
+    sts              = "{m}"
+  }}
+}}
+"#
+    )
+}
+
+/// A workspace whose provider signs with `key`/`secret` (moto accepts any credentials).
+fn workspace(tf: &Terraform, hcl: &str, key: &str, secret: &str) -> Workspace {
+    let mut ws = Workspace::new(tf, hcl);
+    ws.env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    ws
+}
+
+fn stack_block(seed: &Seed) -> String {
+    format!(
+        r#"resource "dlt_stack" "main" {{
+  name         = "DLT-Load-Test-run-e2e"
+  template_url = "{url}"
+  parameters = {{
+    AdminName          = "{user}"
+    MotoUserPoolId     = "{pool}"
+    MotoClientId       = "{client}"
+    MotoIdentityPoolId = "{identity}"
+  }}
+  admin_password = {{
+    ssm_parameter = "{param}"
+  }}
+}}
+"#,
+        url = seed.template_url,
+        user = seed.username,
+        pool = seed.user_pool_id,
+        client = seed.client_id,
+        identity = seed.identity_pool_id,
+        param = seed.parameter,
+    )
+}
+
+/// A `dlt_test_run` on the double. `dlt_extra` goes inside the `dlt` block, `extra` in the resource.
+fn run_block(double: &DltDouble, url: &str, dlt_extra: &str, load: &str, gates: &str, extra: &str) -> String {
+    format!(
+        r#"resource "dlt_test_run" "gate" {{
+  name        = "checkout-gate"
+  description = "pipeline gate"
+  dlt = {{
+    api_endpoint = "{endpoint}"
+    region       = "{region}"
+{dlt_extra}
+  }}
+  scenario = {{
+    requests = [{{ url = "{url}", method = "GET", headers = {{ Accept = "application/json" }} }}]
+  }}
+  load  = {load}
+  gates = {gates}
+{extra}
+}}
+"#,
+        endpoint = double.endpoint(),
+        region = dlt_double::REGION,
+    )
+}
+
+const LOAD: &str = r#"{ concurrency = 2, task_count = 1, ramp_up = "0s", hold_for = "1m" }"#;
+
+fn flat(text: &str) -> String {
+    text.replace(['│', '╷', '╵'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let seed = rt.block_on(moto.seed());
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(10),
+        ..TargetConfig::default()
+    });
+    let double = double(None);
+    let cognito = r#"    console_url = dlt_stack.main.console_url
+    cognito = {
+      user_pool_id           = dlt_stack.main.user_pool_id
+      client_id              = dlt_stack.main.user_pool_client_id
+      identity_pool_id       = dlt_stack.main.identity_pool_id
+      username               = "dltadmin"
+      password_ssm_parameter = "/dlt/e2e/admin-password"
+    }"#;
+    let hcl = format!(
+        "{}{}{}",
+        provider_block(&moto),
+        stack_block(&seed),
+        run_block(
+            &double,
+            &target.url("/api"),
+            cognito,
+            LOAD,
+            "{ min_success_rate = 99, max_p95 = \"2s\" }",
+            ""
+        )
+    );
+    let mut ws = workspace(tf, &hcl, moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY);
+    let log = ws.path().join("trace.log");
+    ws.env("TF_LOG", "trace").env("TF_LOG_PATH", &log.display().to_string());
+
+    let plan = ws.plan();
+    plan.assert_ok();
+    assert_eq!(double.total_calls(), 0, "plan must not call DLT");
+    let out = ws.apply();
+    out.assert_ok();
+
+    let a = ws.attributes("dlt_test_run.gate");
+    assert_eq!(a["engine"], "dlt", "{a}");
+    assert_eq!(a["status"], "complete", "{a}");
+    assert_eq!(a["passed"], true, "{a}");
+    let id = a["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(id.len(), 10, "{a}");
+    assert_eq!(
+        a["console_url"],
+        format!("https://d111111abcdef8.cloudfront.net/details/{id}")
+    );
+    let r = &a["results"];
+    assert!(r["requests"].as_f64().unwrap_or(0.0) > 10.0, "{r}");
+    assert!(
+        r["p50_ms"].as_f64().unwrap_or(0.0) >= 10.0,
+        "the target's 10 ms latency shows: {r}"
+    );
+    assert_eq!(double.executions(&id), 1, "started exactly once");
+    assert!(double.auth_failures() == 0);
+    assert!(target.served() > 0, "the double really ran the scenario");
+
+    // Secrets: the Cognito password, the provider's secret key and the identity-pool secret.
+    let secrets = [seed.password.as_str(), moto::SECRET_ACCESS_KEY, MOTO_IDENTITY_SECRET];
+    let trace = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(trace.len() > 1000, "trace log written");
+    for (what, text) in [
+        ("state", ws.state_text()),
+        ("plan", plan.all()),
+        ("apply", out.all()),
+        ("trace log", trace),
+    ] {
+        for s in secrets {
+            assert!(!text.contains(s), "{what} contains a secret ({} chars)", s.len());
+        }
+    }
+
+    // Destroy deletes the test from DLT.
+    ws.destroy().assert_ok();
+    assert!(double.item(&id).is_none(), "test deleted from DLT");
+    assert_eq!(double.call_count("DELETE /scenarios/{id}"), 1, "{:?}", double.calls());
+}
+
+#[test]
+fn iam_signed_failing_gate_fails_apply_and_retries_throttling() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let target = TargetServer::start(TargetConfig {
+        error_rate: 0.2,
+        ..TargetConfig::default()
+    });
+    let double = double(None);
+    // Throttling and a gateway error on status polls are retried.
+    double.inject(Injection::new(
+        "GET /scenarios/{id}",
+        429,
+        r#"{"message":"Too Many Requests"}"#,
+        2,
+    ));
+    double.inject(Injection::new(
+        "GET /scenarios/{id}",
+        502,
+        r#"{"message":"Internal server error"}"#,
+        1,
+    ));
+    let hcl = format!(
+        "{}{}",
+        provider_block(&moto),
+        run_block(
+            &double,
+            &target.url("/cart"),
+            "",
+            LOAD,
+            "{ min_success_rate = 95, max_p95 = \"2s\" }",
+            ""
+        )
+    );
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(text.contains("Quality gate failed: checkout-gate"), "{text}");
+    assert!(text.contains("min_success_rate") && text.contains("FAIL"), "{text}");
+    assert!(ws.is_tainted("dlt_test_run.gate"));
+    let a = ws.attributes("dlt_test_run.gate");
+    let rate = a["results"]["success_rate"].as_f64().unwrap_or(0.0);
+    assert!((75.0..=85.0).contains(&rate), "20% injected errors → ~80%: {a}");
+    assert_eq!(a["passed"], false);
+    assert!(double.auth_failures() == 0);
+}
+
+#[test]
+fn dlt_failed_status_reports_error_reason_and_keeps_the_id() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let target = TargetServer::start(TargetConfig::default());
+    let double = double(None);
+    double.fail_next_run("Failed to run Fargate tasks.");
+    let hcl = format!(
+        "{}{}",
+        provider_block(&moto),
+        run_block(&double, &target.url("/"), "", LOAD, "{}", "")
+    );
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(text.contains("Failed to run Fargate tasks."), "{text}");
+    let a = ws.attributes("dlt_test_run.gate");
+    assert_eq!(a["status"], "failed");
+    assert!(
+        ws.is_tainted("dlt_test_run.gate"),
+        "a failed run is replaced on the next apply"
+    );
+    // Destroying the failed run deletes it from DLT.
+    let id = a["id"].as_str().unwrap_or_default().to_string();
+    ws.destroy().assert_ok();
+    assert!(double.item(&id).is_none());
+}
+
+#[test]
+fn interrupt_cancels_the_running_dlt_test() {
+    let Some(primary) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let tf = terraform::all()
+        .iter()
+        .find(|t| !t.path.ends_with(".tools/bin/terraform"))
+        .unwrap_or(primary);
+    let Some(moto) = Moto::start() else { return };
+    let target = TargetServer::start(TargetConfig::default());
+    let double = double(None);
+    // 30 DLT minutes = 30 s of real time at the double's 1/60 scale.
+    let load = r#"{ concurrency = 1, hold_for = "30m" }"#;
+    let hcl = format!(
+        "{}{}",
+        provider_block(&moto),
+        run_block(&double, &target.url("/"), "", load, "{}", "")
+    );
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let child = ws
+        .command(&["apply", "-no-color", "-input=false", "-auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    let started = terraform::wait_until(Duration::from_secs(30), || double.call_count("POST /scenarios") > 0);
+    assert!(started, "the test never started");
+    std::thread::sleep(Duration::from_millis(700));
+    let t0 = Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("apply exits");
+    let text = flat(&format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ));
+    assert!(!out.status.success(), "{text}");
+    assert!(t0.elapsed() < Duration::from_secs(25), "took {:?}", t0.elapsed());
+    assert!(text.contains("cancelled"), "{text}");
+    assert!(
+        double.call_count("POST /scenarios/{id}") >= 1,
+        "cancel sent: {:?}",
+        double.calls()
+    );
+}
+
+#[test]
+fn jmeter_script_is_uploaded_to_the_scenarios_bucket() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let clients = rt.block_on(moto.clients());
+    let bucket = "dlt-e2e-scenarios";
+    rt.block_on(clients.s3.create_bucket().bucket(bucket).send())
+        .expect("create scenarios bucket");
+    let double = double(Some((clients.s3.clone(), bucket.to_string())));
+    let hcl = format!(
+        r#"{provider}
+resource "dlt_test_run" "jm" {{
+  name = "checkout-jmeter"
+  dlt = {{
+    api_endpoint     = "{endpoint}"
+    region           = "{region}"
+    scenarios_bucket = "{bucket}"
+  }}
+  scenario = {{
+    type   = "jmeter"
+    script = "checkout.jmx"
+  }}
+  load = {{ concurrency = 5, task_count = 2, hold_for = "1m" }}
+}}
+"#,
+        provider = provider_block(&moto),
+        endpoint = double.endpoint(),
+        region = dlt_double::REGION,
+    );
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    std::fs::write(ws.path().join("checkout.jmx"), "<jmeterTestPlan version=\"1.2\"/>\n").expect("write jmx");
+    ws.apply().assert_ok();
+    let id = ws.attributes("dlt_test_run.jm")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let key = format!("public/test-scenarios/jmeter/{id}.jmx");
+    let object = rt
+        .block_on(clients.s3.get_object().bucket(bucket).key(&key).send())
+        .expect("script at the DLT key");
+    let body = rt.block_on(object.body.collect()).expect("body").into_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("jmeterTestPlan"));
+    let item = double.item(&id).expect("test in DLT");
+    assert_eq!(item["testType"], "jmeter", "{item}");
+}
+
+#[test]
+fn temporary_password_user_points_at_admin_password() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let seed = rt.block_on(moto.seed());
+    // The user still has its temporary password, and SSM holds that same value: Cognito answers
+    // NEW_PASSWORD_REQUIRED, which must point the user at dlt_stack.admin_password.
+    rt.block_on(
+        rt.block_on(moto.clients())
+            .cognito_idp
+            .admin_set_user_password()
+            .user_pool_id(&seed.user_pool_id)
+            .username(&seed.username)
+            .password(&seed.password)
+            .permanent(false)
+            .send(),
+    )
+    .expect("set temporary password");
+    let target = TargetServer::start(TargetConfig::default());
+    let double = double(None);
+    let cognito = format!(
+        r#"    cognito = {{
+      user_pool_id           = "{}"
+      client_id              = "{}"
+      identity_pool_id       = "{}"
+      username               = "{}"
+      password_ssm_parameter = "{}"
+    }}"#,
+        seed.user_pool_id, seed.client_id, seed.identity_pool_id, seed.username, seed.parameter
+    );
+    let hcl = format!(
+        "{}{}",
+        provider_block(&moto),
+        run_block(&double, &target.url("/"), &cognito, LOAD, "{}", "")
+    );
+    let ws = workspace(tf, &hcl, moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY);
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(
+        text.contains("FORCE_CHANGE_PASSWORD") && text.contains("admin_password"),
+        "{text}"
+    );
+    assert!(!text.contains(&seed.password));
+    assert_eq!(
+        double.call_count("POST /scenarios"),
+        0,
+        "nothing started without credentials"
+    );
+}
