@@ -2,7 +2,6 @@
 //! project's DLT API double for the REST API. The double runs each scenario for real with the
 //! local engine against a loopback target whose latency and error rate the test sets.
 
-#[allow(dead_code)]
 #[path = "support/dlt_double.rs"]
 mod dlt_double;
 #[allow(dead_code)]

@@ -256,7 +256,7 @@ fn reports_are_written_and_well_formed() {
             serde_json::from_str(&std::fs::read_to_string(ws.path().join("out/smoke.json")).expect("json report"))
                 .expect("json report parses");
         let id = ws.attributes("dlt_test_run.smoke")["id"].clone();
-        assert_eq!(json.to_string().contains(id.as_str().unwrap_or("?")), true, "{json}");
+        assert!(json.to_string().contains(id.as_str().unwrap_or("?")), "{json}");
         assert!(json.to_string().contains("min_success_rate"), "{json}");
     });
 }
@@ -366,7 +366,7 @@ fn interrupt_cancels_the_run() {
             tf,
             &run_config(&target.url("/"), r#"{ concurrency = 2, hold_for = "60s" }"#, "{}", ""),
         );
-        let mut child = ws
+        let child = ws
             .command(&["apply", "-no-color", "-input=false", "-auto-approve"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

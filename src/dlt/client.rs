@@ -543,6 +543,21 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// An error and its sources as one readable line (Display only, each distinct message once).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let msg = cause.to_string();
+        if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use aws_credential_types::Credentials;
@@ -607,19 +622,4 @@ mod tests {
         assert!(p.delay(0) <= Duration::from_millis(125));
         assert!(p.delay(10) <= Duration::from_millis(1250) && p.delay(10) >= Duration::from_millis(750));
     }
-}
-
-/// An error and its sources as one readable line (Display only, each distinct message once).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let msg = cause.to_string();
-        if !text.contains(&msg) {
-            text.push_str(": ");
-            text.push_str(&msg);
-        }
-        source = cause.source();
-    }
-    text
 }

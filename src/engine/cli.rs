@@ -152,7 +152,13 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     }
     if args.json {
-        let doc = serde_json::json!({ "name": spec.name, "status": meta.status, "results": results, "gates": gates });
+        let doc = JsonOutput {
+            name: &spec.name,
+            status: &meta.status,
+            passed: meta.passed,
+            results: &results,
+            gates: &gates,
+        };
         match serde_json::to_string_pretty(&doc) {
             Ok(s) => println!("{s}"),
             Err(e) => {
@@ -175,6 +181,16 @@ pub fn main(args: &[String]) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// `--json` output; a struct (not a map) so the run totals come first, before the labels.
+#[derive(serde::Serialize)]
+struct JsonOutput<'a> {
+    name: &'a str,
+    status: &'a str,
+    passed: bool,
+    results: &'a RunResults,
+    gates: &'a [GateResult],
 }
 
 /// Human-readable results and gate table.

@@ -76,7 +76,7 @@ pub fn all() -> &'static [Terraform] {
                 }
             }
         }
-        found.sort_by(|a, b| version_key(&b.version).cmp(&version_key(&a.version)));
+        found.sort_by_key(|t| std::cmp::Reverse(version_key(&t.version)));
         if found.is_empty() {
             eprintln!("NOTE: no terraform found (run scripts/setup); Terraform end-to-end tests are skipped");
         }
