@@ -5,6 +5,9 @@
 #[path = "support/dlt_double.rs"]
 mod dlt_double;
 #[allow(dead_code)]
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+#[allow(dead_code)]
 #[path = "support/moto.rs"]
 mod moto;
 mod support;
@@ -43,6 +46,11 @@ fn double(s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
 }
 
 fn provider_block(moto: &Moto) -> String {
+    provider_block_with_identity(moto, &moto.endpoint())
+}
+
+/// The provider pointed at moto, with `cognito_identity` at `identity` (e.g. a fault proxy).
+fn provider_block_with_identity(moto: &Moto, identity: &str) -> String {
     let m = moto.endpoint();
     format!(
         r#"provider "dlt" {{
@@ -50,7 +58,7 @@ fn provider_block(moto: &Moto) -> String {
   endpoints = {{
     cloudformation   = "{m}"
     cognito_idp      = "{m}"
-    cognito_identity = "{m}"
+    cognito_identity = "{identity}"
     ssm              = "{m}"
     s3               = "{m}"
     sts              = "{m}"
@@ -446,4 +454,62 @@ fn temporary_password_user_points_at_admin_password() {
         0,
         "nothing started without credentials"
     );
+}
+
+#[test]
+fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let seed = rt.block_on(moto.seed());
+    // What dlt_stack.admin_password does: the SSM value becomes the permanent password.
+    rt.block_on(
+        rt.block_on(moto.clients())
+            .cognito_idp
+            .admin_set_user_password()
+            .user_pool_id(&seed.user_pool_id)
+            .username(&seed.username)
+            .password(&seed.password)
+            .permanent(true)
+            .send(),
+    )
+    .expect("set permanent password");
+    // Identity-pool credentials that live 6 s instead of an hour.
+    let proxy = fault_proxy::FaultProxy::start(moto.port());
+    proxy.add("GetCredentialsForIdentity", fault_proxy::Fault::ExpireIn(6), None);
+    let target = TargetServer::start(TargetConfig::default());
+    let double = double(None);
+    let cognito = format!(
+        r#"    cognito = {{
+      user_pool_id           = "{}"
+      client_id              = "{}"
+      identity_pool_id       = "{}"
+      username               = "{}"
+      password_ssm_parameter = "{}"
+    }}"#,
+        seed.user_pool_id, seed.client_id, seed.identity_pool_id, seed.username, seed.parameter
+    );
+    // 10 DLT minutes = 10 s of real time: longer than the credentials' 6 s lifetime.
+    let load = r#"{ concurrency = 1, hold_for = "10m" }"#;
+    let hcl = format!(
+        "{}{}",
+        provider_block_with_identity(&moto, &proxy.endpoint()),
+        run_block(&double, &target.url("/"), &cognito, load, "{ max_failures = 0 }", "")
+    );
+    let ws = workspace(tf, &hcl, moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY);
+    ws.apply().assert_ok();
+    let fetched = proxy
+        .actions()
+        .iter()
+        .filter(|a| *a == "GetCredentialsForIdentity")
+        .count();
+    assert!(
+        fetched >= 2,
+        "credentials were not refreshed during the run: {:?}",
+        proxy.actions()
+    );
+    assert_eq!(double.auth_failures(), 0, "every signed call was accepted");
+    assert_eq!(ws.attributes("dlt_test_run.gate")["passed"], true);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dlt_provider::dlt::results::RunResults;
 use dlt_provider::dlt::scenario::{Load, RequestSpec};
 use dlt_provider::engine::{self, EngineError, EngineOptions};
-use target::{TargetConfig, TargetServer};
+use target::{TargetConfig, TargetServer, TlsSetup};
 use tokio_util::sync::CancellationToken;
 
 fn get(url: String) -> RequestSpec {
@@ -302,18 +302,25 @@ async fn status_override_and_runtime_config_change() {
     assert_eq!(r.total.successes, 20, "{r:?}");
 }
 
+/// Points `SSL_CERT_FILE` at the shared test certificate, once per process (the engine reads it
+/// when a run has https URLs; every TLS test trusts the same certificate, so order is irrelevant).
+fn trust_test_cert() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let path = std::env::temp_dir().join(format!("dlt-engine-test-ca-{}.pem", std::process::id()));
+        std::fs::write(&path, target::test_cert_pem()).unwrap();
+        std::env::set_var("SSL_CERT_FILE", &path);
+    });
+}
+
 #[tokio::test]
 async fn https_negotiates_http2() {
+    trust_test_cert();
     let target = TargetServer::start_tls(TargetConfig::default());
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, target.cert_pem().unwrap()).unwrap();
-    // The only test that touches SSL_CERT_FILE; the engine reads it when a run has https URLs.
-    std::env::set_var("SSL_CERT_FILE", &ca);
-    let mut post = get(target.url("/h2"));
-    post.method = "PUT".into();
-    post.body = "payload".into();
-    let r = run_ok(&[post], &load(2, 0, 2000), &opts(40)).await;
+    let mut put = get(target.url("/h2"));
+    put.method = "PUT".into();
+    put.body = "payload".into();
+    let r = run_ok(&[put], &load(2, 0, 2000), &opts(40)).await;
     assert_consistent(&r);
     assert_eq!(r.total.successes, 40, "{r:?}");
     assert_eq!(target.connections(), 2);
@@ -321,6 +328,36 @@ async fn https_negotiates_http2() {
     assert_eq!(seen[0].version, http::Version::HTTP_2);
     assert_eq!(seen[0].method, "PUT");
     assert_eq!(seen[0].body, b"payload");
+}
+
+#[tokio::test]
+async fn https_falls_back_to_http1_and_rejects_untrusted_certificates() {
+    trust_test_cert();
+    let h1_only = TlsSetup {
+        alpn: vec![b"http/1.1".to_vec()],
+        ..TlsSetup::default()
+    };
+    let target = TargetServer::start_tls_with(
+        TargetConfig {
+            chunked: true,
+            ..TargetConfig::default()
+        },
+        h1_only,
+    );
+    let r = run_ok(&[get(target.url("/h1"))], &load(2, 0, 2000), &opts(40)).await;
+    assert_eq!(r.total.successes, 40, "{r:?}");
+    assert_eq!(target.connections(), 2);
+    assert_eq!(target.captured()[0].version, http::Version::HTTP_11);
+
+    let untrusted = TlsSetup {
+        untrusted: true,
+        ..TlsSetup::default()
+    };
+    let target = TargetServer::start_tls_with(TargetConfig::default(), untrusted);
+    let r = run_ok(&[get(target.url("/"))], &load(2, 0, 2000), &opts(20)).await;
+    assert_consistent(&r);
+    assert_eq!(r.status_codes.get("tls"), Some(&20), "{r:?}");
+    assert_eq!(target.served(), 0);
 }
 
 #[tokio::test]

@@ -28,6 +28,9 @@ pub enum Fault {
     Respond { status: u16, body: String },
     /// Forward to moto, then replace every `<StackStatus>` in the response with this status.
     StackStatus(String),
+    /// Forward to moto, then make the `Credentials.Expiration` of a JSON answer (Cognito
+    /// `GetCredentialsForIdentity`) this many seconds from now: short-lived credentials.
+    ExpireIn(u64),
 }
 
 #[derive(Debug)]
@@ -151,6 +154,18 @@ fn now_iso() -> String {
         .unwrap_or_default()
 }
 
+fn expire_in(body: &[u8], secs: u64) -> String {
+    let mut json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    if let Some(creds) = json.get_mut("Credentials").and_then(|c| c.as_object_mut()) {
+        creds.insert("Expiration".into(), serde_json::json!(now + secs));
+    }
+    json.to_string()
+}
+
 fn form_action(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
         .split('&')
@@ -190,7 +205,11 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let action = form_action(&body);
+    // awsQuery services name the action in the form body; JSON services in `X-Amz-Target`.
+    let action = match parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        Some(target) => target.rsplit('.').next().unwrap_or_default().to_string(),
+        None => form_action(&body),
+    };
     let fault = {
         let mut st = state.lock().expect("proxy state");
         st.seen.push(action.clone());
@@ -230,6 +249,7 @@ async fn handle(
     let rbody = rbody.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let rbody = match &fault {
         Some(Fault::StackStatus(s)) => Bytes::from(replace_status(&String::from_utf8_lossy(&rbody), s)),
+        Some(Fault::ExpireIn(secs)) => Bytes::from(expire_in(&rbody, *secs)),
         _ => rbody,
     };
     let mut out = Response::new(Full::new(rbody));

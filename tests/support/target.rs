@@ -83,6 +83,49 @@ struct State {
     captured: Mutex<Vec<CapturedRequest>>,
 }
 
+/// TLS options of [`TargetServer::start_tls_with`].
+#[derive(Debug, Clone)]
+pub struct TlsSetup {
+    /// ALPN protocols offered, in preference order.
+    pub alpn: Vec<Vec<u8>>,
+    /// Use a fresh self-signed certificate that no client trusts, instead of the shared one.
+    pub untrusted: bool,
+}
+
+impl Default for TlsSetup {
+    fn default() -> Self {
+        TlsSetup {
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            untrusted: false,
+        }
+    }
+}
+
+type TestCert = (
+    rustls_pki_types::CertificateDer<'static>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+    String,
+);
+
+fn generate_cert() -> TestCert {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("generate test certificate");
+    let private = rustls_pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+    (key.cert.der().clone(), private, key.cert.pem())
+}
+
+/// One certificate for every trusted TLS target of the process, so that a single
+/// `SSL_CERT_FILE` (process-wide) can trust them all, even with tests running in parallel.
+fn shared_cert() -> &'static TestCert {
+    static CERT: std::sync::OnceLock<TestCert> = std::sync::OnceLock::new();
+    CERT.get_or_init(generate_cert)
+}
+
+/// PEM of the certificate of every [`TargetServer::start_tls`] target.
+pub fn test_cert_pem() -> &'static str {
+    &shared_cert().2
+}
+
 /// A running target; stops on drop.
 pub struct TargetServer {
     addr: SocketAddr,
@@ -99,24 +142,33 @@ impl TargetServer {
         Self::spawn(config, None)
     }
 
-    /// HTTPS target (ALPN h2 and http/1.1) with a self-signed certificate; see [`Self::cert_pem`].
+    /// HTTPS target (ALPN h2 and http/1.1) with the process-wide test certificate; see
+    /// [`test_cert_pem`].
     pub fn start_tls(config: TargetConfig) -> TargetServer {
-        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("generate test certificate");
-        let cert_pem = key.cert.pem();
-        let cert = key.cert.der().clone();
-        let private = rustls_pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+        Self::start_tls_with(config, TlsSetup::default())
+    }
+
+    /// HTTPS target with a chosen ALPN list and certificate.
+    pub fn start_tls_with(config: TargetConfig, setup: TlsSetup) -> TargetServer {
+        let fresh;
+        let (cert, key, pem) = if setup.untrusted {
+            fresh = generate_cert();
+            (&fresh.0, &fresh.1, &fresh.2)
+        } else {
+            let shared = shared_cert();
+            (&shared.0, &shared.1, &shared.2)
+        };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut server = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("TLS versions")
             .with_no_client_auth()
-            .with_single_cert(vec![cert], private)
+            .with_single_cert(vec![cert.clone()], key.clone_key())
             .expect("server certificate");
-        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        server.alpn_protocols = setup.alpn;
         Self::spawn(
             config,
-            Some((tokio_rustls::TlsAcceptor::from(Arc::new(server)), cert_pem)),
+            Some((tokio_rustls::TlsAcceptor::from(Arc::new(server)), pem.clone())),
         )
     }
 
