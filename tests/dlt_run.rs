@@ -46,25 +46,20 @@ fn double(s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
 }
 
 fn provider_block(moto: &Moto) -> String {
-    provider_block_with_identity(moto, &moto.endpoint())
+    moto.provider_block(&[])
 }
 
-/// The provider pointed at moto, with `cognito_identity` at `identity` (e.g. a fault proxy).
-fn provider_block_with_identity(moto: &Moto, identity: &str) -> String {
-    let m = moto.endpoint();
+/// The `cognito` block of `dlt` for the seeded user pool.
+fn cognito_block(seed: &Seed) -> String {
     format!(
-        r#"provider "dlt" {{
-  region = "us-east-1"
-  endpoints = {{
-    cloudformation   = "{m}"
-    cognito_idp      = "{m}"
-    cognito_identity = "{identity}"
-    ssm              = "{m}"
-    s3               = "{m}"
-    sts              = "{m}"
-  }}
-}}
-"#
+        r#"    cognito = {{
+      user_pool_id           = "{}"
+      client_id              = "{}"
+      identity_pool_id       = "{}"
+      username               = "{}"
+      password_ssm_parameter = "{}"
+    }}"#,
+        seed.user_pool_id, seed.client_id, seed.identity_pool_id, seed.username, seed.parameter
     )
 }
 
@@ -412,29 +407,10 @@ fn temporary_password_user_points_at_admin_password() {
     let seed = rt.block_on(moto.seed());
     // The user still has its temporary password, and SSM holds that same value: Cognito answers
     // NEW_PASSWORD_REQUIRED, which must point the user at dlt_stack.admin_password.
-    rt.block_on(
-        rt.block_on(moto.clients())
-            .cognito_idp
-            .admin_set_user_password()
-            .user_pool_id(&seed.user_pool_id)
-            .username(&seed.username)
-            .password(&seed.password)
-            .permanent(false)
-            .send(),
-    )
-    .expect("set temporary password");
+    rt.block_on(moto.set_password(&seed, false));
     let target = TargetServer::start(TargetConfig::default());
     let double = double(None);
-    let cognito = format!(
-        r#"    cognito = {{
-      user_pool_id           = "{}"
-      client_id              = "{}"
-      identity_pool_id       = "{}"
-      username               = "{}"
-      password_ssm_parameter = "{}"
-    }}"#,
-        seed.user_pool_id, seed.client_id, seed.identity_pool_id, seed.username, seed.parameter
-    );
+    let cognito = cognito_block(&seed);
     let hcl = format!(
         "{}{}",
         provider_block(&moto),
@@ -465,37 +441,18 @@ fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime() {
     let rt = runtime();
     let seed = rt.block_on(moto.seed());
     // What dlt_stack.admin_password does: the SSM value becomes the permanent password.
-    rt.block_on(
-        rt.block_on(moto.clients())
-            .cognito_idp
-            .admin_set_user_password()
-            .user_pool_id(&seed.user_pool_id)
-            .username(&seed.username)
-            .password(&seed.password)
-            .permanent(true)
-            .send(),
-    )
-    .expect("set permanent password");
+    rt.block_on(moto.set_password(&seed, true));
     // Identity-pool credentials that live 6 s instead of an hour.
     let proxy = fault_proxy::FaultProxy::start(moto.port());
     proxy.add("GetCredentialsForIdentity", fault_proxy::Fault::ExpireIn(6), None);
     let target = TargetServer::start(TargetConfig::default());
     let double = double(None);
-    let cognito = format!(
-        r#"    cognito = {{
-      user_pool_id           = "{}"
-      client_id              = "{}"
-      identity_pool_id       = "{}"
-      username               = "{}"
-      password_ssm_parameter = "{}"
-    }}"#,
-        seed.user_pool_id, seed.client_id, seed.identity_pool_id, seed.username, seed.parameter
-    );
+    let cognito = cognito_block(&seed);
     // 10 DLT minutes = 10 s of real time: longer than the credentials' 6 s lifetime.
     let load = r#"{ concurrency = 1, hold_for = "10m" }"#;
     let hcl = format!(
         "{}{}",
-        provider_block_with_identity(&moto, &proxy.endpoint()),
+        moto.provider_block(&[("cognito_identity", &proxy.endpoint())]),
         run_block(&double, &target.url("/"), &cognito, load, "{ max_failures = 0 }", "")
     );
     let ws = workspace(tf, &hcl, moto::ACCESS_KEY_ID, moto::SECRET_ACCESS_KEY);

@@ -34,21 +34,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Option<(Moto, Seed)> {
 }
 
 fn provider_block(moto: &Moto, cfn_endpoint: &str) -> String {
-    let m = moto.endpoint();
-    format!(
-        r#"provider "dlt" {{
-  region = "us-east-1"
-  endpoints = {{
-    cloudformation   = "{cfn_endpoint}"
-    cognito_idp      = "{m}"
-    cognito_identity = "{m}"
-    ssm              = "{m}"
-    s3               = "{m}"
-    sts              = "{m}"
-  }}
-}}
-"#
-    )
+    moto.provider_block(&[("cloudformation", cfn_endpoint)])
 }
 
 /// The `dlt_stack.main` block. `extra_params` are more `key = "value"` lines for `parameters`;

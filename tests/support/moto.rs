@@ -107,6 +107,38 @@ impl Moto {
         format!("http://localhost:{}", self.port)
     }
 
+    /// A `provider "dlt"` block with every endpoint at this server, except those given in
+    /// `overrides` as `(service, url)` (e.g. a fault proxy in front of one service).
+    pub fn provider_block(&self, overrides: &[(&str, &str)]) -> String {
+        let m = self.endpoint();
+        let mut block = format!("provider \"dlt\" {{\n  region = \"{REGION}\"\n  endpoints = {{\n");
+        for service in ["cloudformation", "cognito_idp", "cognito_identity", "ssm", "s3", "sts"] {
+            let url = overrides
+                .iter()
+                .find(|(s, _)| *s == service)
+                .map_or(m.as_str(), |(_, u)| *u);
+            block.push_str(&format!("    {service:<16} = \"{url}\"\n"));
+        }
+        block.push_str("  }\n}\n");
+        block
+    }
+
+    /// Sets the admin user's password to the seeded SSM value, as `dlt_stack.admin_password`
+    /// does (`permanent`), or as a temporary password (the user stays FORCE_CHANGE_PASSWORD).
+    pub async fn set_password(&self, seed: &Seed, permanent: bool) {
+        self.clients()
+            .await
+            .cognito_idp
+            .admin_set_user_password()
+            .user_pool_id(&seed.user_pool_id)
+            .username(&seed.username)
+            .password(&seed.password)
+            .permanent(permanent)
+            .send()
+            .await
+            .expect("admin set user password");
+    }
+
     /// Wipes every backend.
     pub fn reset(&self) {
         assert_eq!(
