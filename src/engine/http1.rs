@@ -3,6 +3,7 @@
 //! close-delimited) through one reused buffer. No allocation per request.
 
 use std::io;
+use std::mem::MaybeUninit;
 
 use httparse::Status;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -100,9 +101,15 @@ impl<S: Transport> H1<S> {
     async fn read_head(&mut self, head_only: bool) -> io::Result<(u16, bool, Framing)> {
         loop {
             if self.pos < self.len {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut resp = httparse::Response::new(&mut headers);
-                match resp.parse(&self.buf[self.pos..self.len]) {
+                // Uninitialized header slots: no 3 KiB memset per response.
+                let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+                let mut resp = httparse::Response::new(&mut []);
+                let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                    &mut resp,
+                    &self.buf[self.pos..self.len],
+                    &mut headers,
+                );
+                match parsed {
                     Ok(Status::Complete(n)) => {
                         let status = resp.code.unwrap_or(0);
                         let parsed = framing(&resp, status, head_only);
@@ -231,6 +238,11 @@ fn framing(resp: &httparse::Response<'_, '_>, status: u16, head_only: bool) -> i
     let mut length = None;
     let mut chunked = false;
     for h in resp.headers.iter() {
+        // Length first: most headers are rejected without a case-insensitive compare.
+        let interesting = matches!(h.name.len(), 14 | 17 | 10);
+        if !interesting {
+            continue;
+        }
         if h.name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(h.value).map_err(|_| invalid("bad Content-Length"))?;
             let n: u64 = text.trim().parse().map_err(|_| invalid("bad Content-Length"))?;

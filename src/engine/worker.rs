@@ -64,8 +64,10 @@ pub(crate) struct Done {
 
 /// Runs this thread's share of the virtual users until the run ends.
 pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, String> {
+    // I/O and timers are all a worker needs.
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
+        .enable_time()
         .build()
         .map_err(|e| format!("could not build the worker runtime: {e}"))?;
     let stats = Rc::new(RefCell::new(ThreadStats::new(shared.plan.labels.len())));
@@ -130,8 +132,11 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
     tokio::time::sleep_until(tokio::time::Instant::from_std(shared.start + offset)).await;
     let progress = &shared.progress[thread];
     let mut conns: Vec<Option<Conn>> = shared.plan.origins.iter().map(|_| None).collect();
-    // One timer per user, pushed forward for each request (cheaper than a new timer each time).
-    let mut timer = pin!(tokio::time::sleep(shared.request_timeout));
+    // One timer per user, armed lazily: it keeps the deadline of an earlier request (always
+    // earlier than the current one's) and is only moved when it fires before the current request
+    // is really late. That is one timer-wheel update per timeout period instead of per request.
+    let timeout = shared.request_timeout;
+    let mut timer = pin!(tokio::time::sleep(timeout));
     loop {
         for req in &shared.plan.requests {
             if let Some(max) = shared.max_requests {
@@ -141,9 +146,7 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
             }
             let slot = &mut conns[req.origin];
             let started = Instant::now();
-            timer
-                .as_mut()
-                .reset(tokio::time::Instant::from_std(started + shared.request_timeout));
+            let due = started + timeout;
             let outcome = {
                 let mut exchange = pin!(exchange(
                     slot,
@@ -155,8 +158,12 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
                     if let Poll::Ready(r) = exchange.as_mut().poll(cx) {
                         return Poll::Ready(r);
                     }
-                    if timer.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Err(ErrorKind::Timeout));
+                    while timer.as_mut().poll(cx).is_ready() {
+                        if Instant::now() >= due {
+                            return Poll::Ready(Err(ErrorKind::Timeout));
+                        }
+                        // Fired for an earlier request: re-arm for this one and poll again.
+                        timer.as_mut().reset(tokio::time::Instant::from_std(due));
                     }
                     Poll::Pending
                 })
@@ -178,9 +185,14 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
                     false
                 }
             };
-            progress.requests.fetch_add(1, Ordering::Relaxed);
+            // Only this thread writes its slot: a plain load + store, no locked instruction.
+            progress
+                .requests
+                .store(progress.requests.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             if !ok {
-                progress.failures.fetch_add(1, Ordering::Relaxed);
+                progress
+                    .failures
+                    .store(progress.failures.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 // Refused connections fail without ever waiting; let the timers and others run.
                 tokio::task::yield_now().await;
             }

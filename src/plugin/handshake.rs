@@ -170,7 +170,9 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
                 () = shutdown.cancelled() => {
                     // Let the Shutdown response and GOAWAY go out, but never hang on a client
                     // that keeps its connection open.
+                    let t0 = std::time::Instant::now();
                     let _ = tokio::time::timeout(Duration::from_millis(200), served).await;
+                    log::debug!("server drained {:?} after Shutdown", t0.elapsed());
                     Ok(())
                 }
             }
@@ -261,8 +263,10 @@ fn accept_loop(
                     let acc = acc.clone();
                     let tx = tx.clone();
                     tokio::spawn(async move {
+                        let t0 = std::time::Instant::now();
                         match acc.accept(sock).await {
                             Ok(tls) => {
+                                log::debug!("TLS handshake done in {:?}", t0.elapsed());
                                 let _ = tx.send(Conn::Tls(Box::new(tls))).await;
                             }
                             Err(e) => log::warn!("TLS handshake with client failed: {e}"),
