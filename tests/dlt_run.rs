@@ -212,10 +212,28 @@ fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out() {
         }
     }
 
-    // Destroy deletes the test from DLT.
+    // A stricter gate through the same Cognito login: the run is replaced (the old DLT test is
+    // deleted), the new one fails its gate and is kept tainted.
+    ws.write_config(&hcl.replace("min_success_rate = 99, max_p95 = \"2s\"", "max_p95 = \"1ms\""));
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(
+        text.contains("Quality gate failed: checkout-gate") && text.contains("max_p95"),
+        "{text}"
+    );
+    assert!(double.item(&id).is_none(), "the replaced test was deleted from DLT");
+    assert!(ws.is_tainted("dlt_test_run.gate"));
+    let second = ws.attributes("dlt_test_run.gate")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(second, id);
+
+    // Destroy deletes the remaining test from DLT.
     ws.destroy().assert_ok();
-    assert!(double.item(&id).is_none(), "test deleted from DLT");
-    assert_eq!(double.call_count("DELETE /scenarios/{id}"), 1, "{:?}", double.calls());
+    assert!(double.item(&second).is_none(), "test deleted from DLT");
+    assert_eq!(double.call_count("DELETE /scenarios/{id}"), 2, "{:?}", double.calls());
 }
 
 #[test]
@@ -266,6 +284,15 @@ fn iam_signed_failing_gate_fails_apply_and_retries_throttling() {
     assert!((75.0..=85.0).contains(&rate), "20% injected errors → ~80%: {a}");
     assert_eq!(a["passed"], false);
     assert!(double.auth_failures() == 0);
+
+    // Once the target is healthy, the tainted run is replaced and passes, still signed with IAM.
+    let first = a["id"].as_str().unwrap_or_default().to_string();
+    target.set_config(TargetConfig::default());
+    ws.apply().assert_ok();
+    let b = ws.attributes("dlt_test_run.gate");
+    assert_eq!(b["passed"], true, "{b}");
+    assert_ne!(b["id"], a["id"]);
+    assert!(double.item(&first).is_none(), "the tainted run was deleted from DLT");
 }
 
 #[test]
