@@ -217,6 +217,17 @@ resource "dlt_stack" "bad" {
 
 resource "dlt_test_run" "bad" {
   name = "bad"
+  dlt = {
+    api_endpoint = "dlt.example.com/prod"
+    cognito = {
+      user_pool_id           = "eu-west-1_abc"
+      client_id              = "client"
+      identity_pool_id       = "eu-west-1:pool"
+      username               = "dltadmin"
+      password_ssm_parameter = "/cognito/password"
+      auth_flow              = "PLAIN"
+    }
+  }
   scenario = {
     requests = [{ url = "not a url" }]
   }
@@ -247,6 +258,8 @@ fn validate_names_every_bad_attribute() {
             "load.hold_for",
             "gates.min_success_rate",
             "gates.max_p95",
+            "dlt.api_endpoint",
+            "dlt.cognito.auth_flow",
         ] {
             assert!(text.contains(needle), "validate output does not name {needle}:\n{text}");
         }
