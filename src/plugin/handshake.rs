@@ -110,7 +110,7 @@ fn socket_path() -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    dir.join(format!("plugin-dlt-{}-{nanos:x}", std::process::id()))
+    dir.join(format!("tf-plugin-{}-{nanos:x}", std::process::id()))
 }
 
 /// Removes the socket file when serving ends, whichever way it ends.

@@ -91,11 +91,22 @@ fn format_line(record: &Record<'_>) -> String {
 /// Crates whose logs follow the requested level; everything else (rustls, h2, hyper, the
 /// AWS SDK) is capped at warnings, as their debug output is noise to a Terraform user and may
 /// echo request contents.
-const OWN_TARGETS: [&str; 2] = ["dlt_provider", "terraform_provider_dlt"];
+/// Our own library crate (whatever the package is called) and the binary built from it.
+const OWN_LIB: &str = env!("CARGO_CRATE_NAME");
+
+fn is_own_target(target: &str) -> bool {
+    let package = env!("CARGO_PKG_NAME");
+    target.starts_with(OWN_LIB)
+        || (target.len() >= package.len()
+            && target
+                .bytes()
+                .zip(package.bytes())
+                .all(|(t, p)| t == p || (t == b'_' && p == b'-')))
+}
 
 impl Log for HcLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        let own = OWN_TARGETS.iter().any(|t| metadata.target().starts_with(t));
+        let own = is_own_target(metadata.target());
         metadata.level() <= self.level && (own || metadata.level() <= Level::Warn)
     }
 
@@ -116,6 +127,14 @@ impl Log for HcLogger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_targets_follow_the_package_not_a_hard_coded_name() {
+        assert!(is_own_target(&format!("{OWN_LIB}::engine::worker")));
+        assert!(is_own_target(&env!("CARGO_PKG_NAME").replace('-', "_")));
+        assert!(!is_own_target("aws_smithy_runtime::client::orchestrator"));
+        assert!(!is_own_target("rustls::server"));
+    }
 
     #[test]
     fn levels() {
