@@ -297,6 +297,18 @@ fn triggers_force_a_new_run() {
         let ws = Workspace::new(tf, &cfg("1.0"));
         ws.apply().assert_ok();
         assert_eq!(ws.plan_detailed().code, 0);
+        let id = ws.attributes("dlt_test_run.smoke")["id"].clone();
+        let served = target.served();
+
+        // Changing only `timeouts` is an in-place update that runs nothing.
+        ws.write_config(&cfg("1.0").replace("  triggers", "  timeouts {\n    create = \"5m\"\n  }\n  triggers"));
+        let plan = ws.plan();
+        assert!(plan.stdout.contains("will be updated in-place"), "{}", plan.stdout);
+        ws.apply().assert_ok();
+        assert_eq!(ws.attributes("dlt_test_run.smoke")["id"], id, "no new run");
+        assert_eq!(target.served(), served, "no load was sent");
+        assert_eq!(ws.plan_detailed().code, 0);
+
         ws.write_config(&cfg("1.1"));
         let plan = ws.plan();
         assert!(plan.stdout.contains("must be replaced"), "{}", plan.stdout);
