@@ -34,8 +34,15 @@ def main():
         def log_message(self, *args):
             pass
 
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            # The load generator cuts requests still in flight when hold-for ends: a broken
+            # pipe here is expected, not worth a traceback.
+            pass
+
+    server = Server(("127.0.0.1", a.port), Handler)
     print(f"target listening on http://127.0.0.1:{a.port}/ (latency {a.latency_ms} ms, error rate {a.error_rate})", flush=True)
     server.serve_forever()
 
