@@ -7,6 +7,7 @@
 //! panic.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use rmpv::Value as Mp;
 use serde_json::Value as Json;
@@ -29,18 +30,40 @@ pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     if !rd.is_empty() {
         return Err(format!("invalid msgpack: {} trailing bytes", rd.len()));
     }
-    from_mp(&mp, ty, &mut Vec::new())
+    from_mp(&mp, ty, &Path::Root)
 }
 
-fn at(path: &[String]) -> String {
-    if path.is_empty() {
-        "at the root".to_string()
-    } else {
-        format!("at {}", path.join(""))
+/// The position inside the value, as a chain of nodes on the recursion's stack: descending costs
+/// no allocation or formatting, and the path is only rendered (by [`at`]) into an error message.
+/// A node borrows from the frame that creates it, so a dynamic value's local inner type can lend
+/// attribute names too: the message is an owned `String` before that frame returns.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Index(&'a Path<'a>, usize),
+    Attr(&'a Path<'a>, &'a str),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Path::Root => Ok(()),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Attr(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Key(parent, key) => write!(f, "{parent}[{key:?}]"),
+        }
     }
 }
 
-fn from_mp(mp: &Mp, ty: &Type, path: &mut Vec<String>) -> Result<Value, CodecError> {
+fn at(path: &Path) -> String {
+    match path {
+        Path::Root => "at the root".to_string(),
+        _ => format!("at {path}"),
+    }
+}
+
+fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
     match mp {
         Mp::Nil => return Ok(Value::Null),
         // Any extension is an unknown; type 0 is the plain form, 12 the refined one. Refinements
@@ -85,9 +108,7 @@ fn from_mp(mp: &Mp, ty: &Type, path: &mut Vec<String>) -> Result<Value, CodecErr
             };
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                path.push(format!("[{i}]"));
-                out.push(from_mp(item, et, path)?);
-                path.pop();
+                out.push(from_mp(item, et, &Path::Index(path, i))?);
             }
             Ok(if matches!(ty, Type::List(_)) {
                 Value::List(out)
@@ -109,9 +130,7 @@ fn from_mp(mp: &Mp, ty: &Type, path: &mut Vec<String>) -> Result<Value, CodecErr
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, (item, et)) in items.iter().zip(ets).enumerate() {
-                path.push(format!("[{i}]"));
-                out.push(from_mp(item, et, path)?);
-                path.pop();
+                out.push(from_mp(item, et, &Path::Index(path, i))?);
             }
             Ok(Value::Tuple(out))
         }
@@ -122,9 +141,7 @@ fn from_mp(mp: &Mp, ty: &Type, path: &mut Vec<String>) -> Result<Value, CodecErr
             let mut out = BTreeMap::new();
             for (k, v) in entries {
                 let key = mp_key(k).ok_or_else(|| format!("map key {} is not a string", at(path)))?;
-                path.push(format!("[{key:?}]"));
-                let v = from_mp(v, et, path)?;
-                path.pop();
+                let v = from_mp(v, et, &Path::Key(path, key))?;
                 out.insert(key.to_string(), v);
             }
             Ok(Value::Map(out))
@@ -139,9 +156,7 @@ fn from_mp(mp: &Mp, ty: &Type, path: &mut Vec<String>) -> Result<Value, CodecErr
                 let Some(at_ty) = attrs.get(key) else {
                     return Err(format!("unsupported attribute {key:?} {}", at(path)));
                 };
-                path.push(format!(".{key}"));
-                let v = from_mp(v, at_ty, path)?;
-                path.pop();
+                let v = from_mp(v, at_ty, &Path::Attr(path, key))?;
                 out.insert(key.to_string(), v);
             }
             // Terraform always sends every attribute; tolerate omissions as null.
@@ -230,19 +245,19 @@ pub fn parse_decimal(s: &str) -> Result<Number, CodecError> {
 /// reject it with a far less helpful message.
 pub fn encode_msgpack(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let mut buf = Vec::with_capacity(256);
-    to_mp(v, ty, &mut buf, &mut Vec::new())?;
+    to_mp(v, ty, &mut buf, &Path::Root)?;
     Ok(buf)
 }
 
-fn werr<E: std::fmt::Display>(e: E) -> CodecError {
+fn werr<E: fmt::Display>(e: E) -> CodecError {
     format!("msgpack write failed: {e}")
 }
 
-fn len32(n: usize, path: &[String]) -> Result<u32, CodecError> {
+fn len32(n: usize, path: &Path) -> Result<u32, CodecError> {
     u32::try_from(n).map_err(|_| format!("collection too large {}", at(path)))
 }
 
-fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &mut Vec<String>) -> Result<(), CodecError> {
+fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &Path) -> Result<(), CodecError> {
     use rmp::encode as e;
     match v {
         Value::Null => return e::write_nil(buf).map_err(werr),
@@ -268,9 +283,7 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &mut Vec<String>) -> Res
         (Type::List(et) | Type::Set(et), Value::List(items) | Value::Set(items)) => {
             e::write_array_len(buf, len32(items.len(), path)?).map_err(werr)?;
             for (i, item) in items.iter().enumerate() {
-                path.push(format!("[{i}]"));
-                to_mp(item, et, buf, path)?;
-                path.pop();
+                to_mp(item, et, buf, &Path::Index(path, i))?;
             }
             Ok(())
         }
@@ -285,9 +298,7 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &mut Vec<String>) -> Res
             }
             e::write_array_len(buf, len32(items.len(), path)?).map_err(werr)?;
             for (i, (item, et)) in items.iter().zip(ets).enumerate() {
-                path.push(format!("[{i}]"));
-                to_mp(item, et, buf, path)?;
-                path.pop();
+                to_mp(item, et, buf, &Path::Index(path, i))?;
             }
             Ok(())
         }
@@ -295,9 +306,7 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &mut Vec<String>) -> Res
             e::write_map_len(buf, len32(m.len(), path)?).map_err(werr)?;
             for (k, item) in m {
                 e::write_str(buf, k).map_err(werr)?;
-                path.push(format!("[{k:?}]"));
-                to_mp(item, et, buf, path)?;
-                path.pop();
+                to_mp(item, et, buf, &Path::Key(path, k))?;
             }
             Ok(())
         }
@@ -308,9 +317,7 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &mut Vec<String>) -> Res
             e::write_map_len(buf, len32(attrs.len(), path)?).map_err(werr)?;
             for (name, aty) in attrs {
                 e::write_str(buf, name).map_err(werr)?;
-                path.push(format!(".{name}"));
-                to_mp(m.get(name).unwrap_or(&Value::Null), aty, buf, path)?;
-                path.pop();
+                to_mp(m.get(name).unwrap_or(&Value::Null), aty, buf, &Path::Attr(path, name))?;
             }
             Ok(())
         }
@@ -375,15 +382,15 @@ pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
         return Ok(Value::Null);
     }
     let j: Json = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
-    from_json(&j, ty, &mut Vec::new())
+    from_json(&j, ty, &Path::Root)
 }
 
 /// Decodes an already-parsed JSON value (see [`decode_json`]).
 pub fn json_to_value(j: &Json, ty: &Type) -> Result<Value, CodecError> {
-    from_json(j, ty, &mut Vec::new())
+    from_json(j, ty, &Path::Root)
 }
 
-fn from_json(j: &Json, ty: &Type, path: &mut Vec<String>) -> Result<Value, CodecError> {
+fn from_json(j: &Json, ty: &Type, path: &Path) -> Result<Value, CodecError> {
     if j.is_null() {
         return Ok(Value::Null);
     }
@@ -420,9 +427,7 @@ fn from_json(j: &Json, ty: &Type, path: &mut Vec<String>) -> Result<Value, Codec
             };
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                path.push(format!("[{i}]"));
-                out.push(from_json(item, et, path)?);
-                path.pop();
+                out.push(from_json(item, et, &Path::Index(path, i))?);
             }
             Ok(if matches!(ty, Type::List(_)) {
                 Value::List(out)
@@ -444,9 +449,7 @@ fn from_json(j: &Json, ty: &Type, path: &mut Vec<String>) -> Result<Value, Codec
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, (item, et)) in items.iter().zip(ets).enumerate() {
-                path.push(format!("[{i}]"));
-                out.push(from_json(item, et, path)?);
-                path.pop();
+                out.push(from_json(item, et, &Path::Index(path, i))?);
             }
             Ok(Value::Tuple(out))
         }
@@ -456,9 +459,7 @@ fn from_json(j: &Json, ty: &Type, path: &mut Vec<String>) -> Result<Value, Codec
             };
             let mut out = BTreeMap::new();
             for (k, v) in m {
-                path.push(format!("[{k:?}]"));
-                out.insert(k.clone(), from_json(v, et, path)?);
-                path.pop();
+                out.insert(k.clone(), from_json(v, et, &Path::Key(path, k))?);
             }
             Ok(Value::Map(out))
         }
@@ -471,9 +472,7 @@ fn from_json(j: &Json, ty: &Type, path: &mut Vec<String>) -> Result<Value, Codec
                 let Some(aty) = attrs.get(k) else {
                     return Err(format!("unsupported attribute {k:?} {}", at(path)));
                 };
-                path.push(format!(".{k}"));
-                out.insert(k.clone(), from_json(v, aty, path)?);
-                path.pop();
+                out.insert(k.clone(), from_json(v, aty, &Path::Attr(path, k))?);
             }
             for name in attrs.keys() {
                 out.entry(name.clone()).or_insert(Value::Null);
@@ -513,10 +512,10 @@ pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
 
 /// The cty JSON form of `v` as a `serde_json::Value` (for `Resource::upgrade_state` callers).
 pub fn value_to_json(v: &Value, ty: &Type) -> Result<Json, CodecError> {
-    to_json(v, ty, &mut Vec::new())
+    to_json(v, ty, &Path::Root)
 }
 
-fn to_json(v: &Value, ty: &Type, path: &mut Vec<String>) -> Result<Json, CodecError> {
+fn to_json(v: &Value, ty: &Type, path: &Path) -> Result<Json, CodecError> {
     match v {
         Value::Null => return Ok(Json::Null),
         Value::Unknown => return Err(format!("unknown value {} cannot be written as JSON", at(path))),
@@ -538,9 +537,7 @@ fn to_json(v: &Value, ty: &Type, path: &mut Vec<String>) -> Result<Json, CodecEr
         (Type::List(et) | Type::Set(et), Value::List(items) | Value::Set(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                path.push(format!("[{i}]"));
-                out.push(to_json(item, et, path)?);
-                path.pop();
+                out.push(to_json(item, et, &Path::Index(path, i))?);
             }
             Ok(Json::Array(out))
         }
@@ -555,18 +552,14 @@ fn to_json(v: &Value, ty: &Type, path: &mut Vec<String>) -> Result<Json, CodecEr
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, (item, et)) in items.iter().zip(ets).enumerate() {
-                path.push(format!("[{i}]"));
-                out.push(to_json(item, et, path)?);
-                path.pop();
+                out.push(to_json(item, et, &Path::Index(path, i))?);
             }
             Ok(Json::Array(out))
         }
         (Type::Map(et), Value::Map(m) | Value::Object(m)) => {
             let mut out = serde_json::Map::new();
             for (k, item) in m {
-                path.push(format!("[{k:?}]"));
-                out.insert(k.clone(), to_json(item, et, path)?);
-                path.pop();
+                out.insert(k.clone(), to_json(item, et, &Path::Key(path, k))?);
             }
             Ok(Json::Object(out))
         }
@@ -576,9 +569,8 @@ fn to_json(v: &Value, ty: &Type, path: &mut Vec<String>) -> Result<Json, CodecEr
             }
             let mut out = serde_json::Map::new();
             for (name, aty) in attrs {
-                path.push(format!(".{name}"));
-                out.insert(name.clone(), to_json(m.get(name).unwrap_or(&Value::Null), aty, path)?);
-                path.pop();
+                let item = m.get(name).unwrap_or(&Value::Null);
+                out.insert(name.clone(), to_json(item, aty, &Path::Attr(path, name))?);
             }
             Ok(Json::Object(out))
         }
@@ -819,5 +811,43 @@ mod tests {
         let bytes = encode_msgpack(&Value::string("x"), &Type::Dynamic).unwrap();
         let v = decode_msgpack(&bytes, &Type::Dynamic).unwrap();
         assert_eq!(v, Value::Dynamic(Type::String, Box::new("x".into())));
+    }
+
+    /// `.a.b[1]["k"]` holds a `leaf`: one step of every kind.
+    fn nested(leaf: Type) -> Type {
+        Type::object([("a", Type::object([("b", Type::list(Type::map(leaf)))]))])
+    }
+
+    fn nested_value(leaf: Value) -> Value {
+        let b = Value::List(vec![
+            Value::Map(BTreeMap::new()),
+            Value::Map([("k".to_string(), leaf)].into()),
+        ]);
+        Value::object([("a", Value::object([("b", b)]))])
+    }
+
+    #[test]
+    fn decode_errors_name_the_full_path() {
+        let (v, ty) = (nested_value(Value::Bool(true)), nested(Type::Bool));
+        let want = r#"expected a number at .a.b[1]["k"], got a bool"#;
+        let mp = encode_msgpack(&v, &ty).unwrap();
+        assert_eq!(decode_msgpack(&mp, &nested(Type::Number)).unwrap_err(), want);
+        let json = encode_json(&v, &ty).unwrap();
+        assert_eq!(decode_json(&json, &nested(Type::Number)).unwrap_err(), want);
+        assert_eq!(
+            decode_msgpack(&[0x01], &Type::String).unwrap_err(),
+            "expected a string at the root, got an integer"
+        );
+    }
+
+    #[test]
+    fn encode_errors_name_the_full_path() {
+        // The last step is named by a dynamic value's own inner type, not the schema.
+        let inner = Value::object([("x", Value::Bool(true))]);
+        let leaf = Value::Dynamic(Type::object([("x", Type::String)]), Box::new(inner));
+        let (v, ty) = (nested_value(leaf), nested(Type::Dynamic));
+        let want = r#"cannot encode a bool as "string" at .a.b[1]["k"].x"#;
+        assert_eq!(encode_msgpack(&v, &ty).unwrap_err(), want);
+        assert_eq!(encode_json(&v, &ty).unwrap_err(), want);
     }
 }
