@@ -288,6 +288,67 @@ async fn chunked_bodies_and_connection_close_are_handled() {
     assert_eq!(target.connections(), 50);
 }
 
+/// A keep-alive server that silently drops each connection after one response (no
+/// `Connection: close`), like a server whose idle timeout fires just as the client reuses the
+/// connection. Returns its port and the number of connections it accepted.
+fn idle_closing_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = std::sync::Arc::new(AtomicU64::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::Relaxed);
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // One request head (and a small body, if any, arrives with it), then one response.
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn a_reused_connection_closed_by_the_server_is_retried_for_idempotent_requests() {
+    let (port, accepted) = idle_closing_server();
+    let url = format!("http://127.0.0.1:{port}/");
+    let r = run_ok(&[get(url.clone())], &load(1, 0, 3000), &opts(40)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.successes, 40, "GET is sent again on a new connection: {r:?}");
+    assert_eq!(r.total.failures, 0, "{r:?}");
+    // The first request per connection succeeds; each later one is resent on a new connection.
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::Relaxed) >= 40,
+        "{} connections",
+        accepted.load(std::sync::atomic::Ordering::Relaxed)
+    );
+
+    // POST is not idempotent: the engine cannot know whether the server acted on it.
+    let post = RequestSpec {
+        method: "POST".into(),
+        body: "{}".into(),
+        ..get(url)
+    };
+    let r = run_ok(&[post], &load(1, 0, 3000), &opts(40)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.requests, 40, "{r:?}");
+    assert_eq!(r.status_codes.get("io").copied(), Some(r.total.failures), "{r:?}");
+    assert!(
+        (15..=25).contains(&r.total.failures),
+        "every request on a reused connection fails: {r:?}"
+    );
+}
+
 #[tokio::test]
 async fn status_override_and_runtime_config_change() {
     let target = TargetServer::start(TargetConfig {

@@ -55,12 +55,31 @@ fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
+/// Why an exchange failed.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// A reused keep-alive connection was closed by the server before a single byte of the
+    /// response came back: the server dropped an idle connection, so the request was never
+    /// processed and an idempotent one may be sent again on a new connection (RFC 9112 §9.3.1).
+    Stale,
+    /// Anything else: the request's outcome is unknown, it counts as an `io` failure.
+    Io,
+}
+
+impl From<io::Error> for SendError {
+    fn from(_: io::Error) -> Self {
+        SendError::Io
+    }
+}
+
 /// One keep-alive HTTP/1.1 connection.
 pub(crate) struct H1<S> {
     io: S,
     buf: Vec<u8>,
     pos: usize,
     len: usize,
+    /// Responses completed on this connection; 0 means fresh, so no failure is "stale".
+    completed: u64,
 }
 
 impl<S: Transport> H1<S> {
@@ -70,13 +89,28 @@ impl<S: Transport> H1<S> {
             buf: vec![0; INITIAL_BUF],
             pos: 0,
             len: 0,
+            completed: 0,
         }
     }
 
     /// Sends one request and reads its whole response.
-    pub(crate) async fn send(&mut self, request: &[u8], head_only: bool) -> io::Result<Response> {
-        self.io.write_all(request).await?;
-        let (status, keep_alive, framing) = self.read_head(head_only).await?;
+    pub(crate) async fn send(&mut self, request: &[u8], head_only: bool) -> Result<Response, SendError> {
+        if self.pos == self.len {
+            // Start from an empty buffer, so `len == 0` below means "no byte of this response".
+            self.pos = 0;
+            self.len = 0;
+        }
+        let reused = self.completed > 0 && self.len == 0;
+        let head = match self.io.write_all(request).await {
+            Ok(()) => self.read_head(head_only).await,
+            Err(e) => Err(e),
+        };
+        let (status, keep_alive, framing) = match head {
+            Ok(head) => head,
+            // Nothing of a response arrived (the buffer is still empty) and the peer is gone.
+            Err(e) if reused && self.len == 0 && is_closed(&e) => return Err(SendError::Stale),
+            Err(_) => return Err(SendError::Io),
+        };
         let keep_alive = match framing {
             Framing::Empty => keep_alive,
             Framing::Length(n) => {
@@ -95,6 +129,7 @@ impl<S: Transport> H1<S> {
         if keep_alive && self.pos == self.len {
             self.io.idle();
         }
+        self.completed += 1;
         Ok(Response { status, keep_alive })
     }
 
@@ -232,6 +267,17 @@ impl<S: Transport> H1<S> {
     }
 }
 
+/// The peer closed or reset the connection (as opposed to a malformed response).
+fn is_closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
 /// Keep-alive and body framing from the head (RFC 9112 §6.3).
 fn framing(resp: &httparse::Response<'_, '_>, status: u16, head_only: bool) -> io::Result<(bool, Framing)> {
     let mut keep_alive = resp.version == Some(1);
@@ -292,7 +338,7 @@ mod tests {
 
     /// Feeds `response` in small pieces to exercise partial parsing, then checks the result and
     /// that the connection is positioned at the next response.
-    async fn roundtrip(response: &'static [u8], head_only: bool) -> (io::Result<Response>, H1<DuplexStream>) {
+    async fn roundtrip(response: &'static [u8], head_only: bool) -> (Result<Response, SendError>, H1<DuplexStream>) {
         let (client, mut server) = tokio::io::duplex(64 * 1024);
         let mut conn = H1::new(client);
         let feeder = tokio::spawn(async move {
@@ -377,6 +423,33 @@ mod tests {
                 keep_alive: false
             }
         );
+    }
+
+    #[tokio::test]
+    async fn only_a_reused_connection_closed_before_any_byte_is_stale() {
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        let mut conn = H1::new(client);
+        let peer = tokio::spawn(async move {
+            let mut req = [0u8; 256];
+            let _ = server.read(&mut req).await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            let _ = server.read(&mut req).await;
+            // Closes without answering the second request.
+        });
+        assert!(conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await.is_ok());
+        let second = conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await;
+        peer.await.unwrap();
+        assert!(matches!(second, Err(SendError::Stale)), "{second:?}");
+
+        // A fresh connection that closes is a plain failure: nothing shows the server was idle.
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        drop(server);
+        let mut conn = H1::new(client);
+        let r = conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await;
+        assert!(matches!(r, Err(SendError::Io)), "{r:?}");
     }
 
     #[tokio::test]

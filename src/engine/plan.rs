@@ -29,6 +29,8 @@ pub(crate) struct Prepared {
     pub h1: Bytes,
     /// HEAD responses carry no body whatever their headers say.
     pub head_only: bool,
+    /// Safe to send again when a reused connection turns out to be closed (RFC 9110 §9.2.2).
+    pub idempotent: bool,
     pub method: http::Method,
     pub uri: http::Uri,
     pub headers: http::HeaderMap,
@@ -199,6 +201,7 @@ fn prepare(
         label,
         h1: Bytes::from(h1),
         head_only: method == http::Method::HEAD,
+        idempotent: method.is_idempotent(),
         method,
         uri,
         headers: h2_headers,

@@ -23,7 +23,7 @@ use tokio::task::{JoinSet, LocalSet};
 use tokio_rustls::client::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use super::http1::H1;
+use super::http1::{SendError, H1};
 use super::plan::{Origin, Plan, Prepared};
 use super::stats::{ErrorKind, ThreadStats};
 
@@ -201,31 +201,41 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
 }
 
 /// One request on the user's connection to `origin`, connecting first when needed.
+///
+/// A server may close an idle keep-alive connection just as the user sends on it; the request was
+/// then never processed. Like browsers and HTTP libraries, an idempotent request is sent once more
+/// on a new connection instead of counting a failure the target did not cause.
 async fn exchange(
     slot: &mut Option<Conn>,
     req: &Prepared,
     origin: &Origin,
     tls: Option<&Arc<ClientConfig>>,
 ) -> Result<u16, ErrorKind> {
-    let conn = match slot {
-        Some(conn) => conn,
-        None => slot.insert(connect(origin, tls).await?),
-    };
-    let (status, keep_alive) = match conn {
-        Conn::Plain(h1) => {
-            let r = h1.send(&req.h1, req.head_only).await.map_err(|_| ErrorKind::Io)?;
-            (r.status, r.keep_alive)
+    let mut retried = false;
+    loop {
+        let conn = match slot {
+            Some(conn) => conn,
+            None => slot.insert(connect(origin, tls).await?),
+        };
+        let sent = match conn {
+            Conn::Plain(h1) => h1.send(&req.h1, req.head_only).await,
+            Conn::Tls(h1) => h1.send(&req.h1, req.head_only).await,
+            Conn::H2(sender) => return h2_request(sender, req).await,
+        };
+        match sent {
+            Ok(r) => {
+                if !r.keep_alive {
+                    *slot = None;
+                }
+                return Ok(r.status);
+            }
+            Err(SendError::Stale) if req.idempotent && !retried => {
+                *slot = None;
+                retried = true;
+            }
+            Err(_) => return Err(ErrorKind::Io),
         }
-        Conn::Tls(h1) => {
-            let r = h1.send(&req.h1, req.head_only).await.map_err(|_| ErrorKind::Io)?;
-            (r.status, r.keep_alive)
-        }
-        Conn::H2(sender) => (h2_request(sender, req).await?, true),
-    };
-    if !keep_alive {
-        *slot = None;
     }
-    Ok(status)
 }
 
 async fn connect(origin: &Origin, tls: Option<&Arc<ClientConfig>>) -> Result<Conn, ErrorKind> {
