@@ -1,6 +1,8 @@
-//! A minimal HTTP/1.1 client connection for the hot path: writes pre-serialized request bytes,
-//! parses the response head with httparse and skips the body (Content-Length, chunked or
-//! close-delimited) through one reused buffer. No allocation per request.
+//! A minimal HTTP/1.1 client for the hot path: pre-serialized request bytes go out, and
+//! [`Reader`], a push parser, reads the response head with httparse and skips the body
+//! (Content-Length, chunked or close-delimited) through one reused buffer. No allocation per
+//! request. Two drivers share the parser: [`H1`] over any async stream (TLS) and the plain-TCP
+//! poll loop (`plain.rs`).
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -66,106 +68,73 @@ pub(crate) enum SendError {
     Io,
 }
 
-impl From<io::Error> for SendError {
-    fn from(_: io::Error) -> Self {
-        SendError::Io
-    }
-}
-
-/// One keep-alive HTTP/1.1 connection.
-pub(crate) struct H1<S> {
-    io: S,
+/// A push parser for one response at a time: the driver reads socket bytes into
+/// [`Reader::spare`], reports them with [`Reader::filled`] and calls [`Reader::advance`] until it
+/// yields the response. Body bytes are discarded as they arrive, so the buffer stays small.
+pub(crate) struct Reader {
     buf: Vec<u8>,
     pos: usize,
     len: usize,
-    /// Responses completed on this connection; 0 means fresh, so no failure is "stale".
-    completed: u64,
+    state: State,
+    head_only: bool,
+    status: u16,
+    keep_alive: bool,
+    /// Whether any byte of the current response has arrived.
+    received: bool,
 }
 
-impl<S: Transport> H1<S> {
-    pub(crate) fn new(io: S) -> Self {
-        H1 {
-            io,
+/// Where the parser is within the current response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Length(u64),
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailers,
+    UntilClose,
+    Done,
+}
+
+impl Reader {
+    pub(crate) fn new() -> Self {
+        Reader {
             buf: vec![0; INITIAL_BUF],
             pos: 0,
             len: 0,
-            completed: 0,
+            state: State::Done,
+            head_only: false,
+            status: 0,
+            keep_alive: false,
+            received: false,
         }
     }
 
-    /// Sends one request and reads its whole response.
-    pub(crate) async fn send(&mut self, request: &[u8], head_only: bool) -> Result<Response, SendError> {
+    /// Starts on the response to the request just sent.
+    pub(crate) fn begin(&mut self, head_only: bool) {
         if self.pos == self.len {
-            // Start from an empty buffer, so `len == 0` below means "no byte of this response".
             self.pos = 0;
             self.len = 0;
         }
-        let reused = self.completed > 0 && self.len == 0;
-        let head = match self.io.write_all(request).await {
-            Ok(()) => self.read_head(head_only).await,
-            Err(e) => Err(e),
-        };
-        let (status, keep_alive, framing) = match head {
-            Ok(head) => head,
-            // Nothing of a response arrived (the buffer is still empty) and the peer is gone.
-            Err(e) if reused && self.len == 0 && is_closed(&e) => return Err(SendError::Stale),
-            Err(_) => return Err(SendError::Io),
-        };
-        let keep_alive = match framing {
-            Framing::Empty => keep_alive,
-            Framing::Length(n) => {
-                self.skip(n).await?;
-                keep_alive
-            }
-            Framing::Chunked => {
-                self.skip_chunked().await?;
-                keep_alive
-            }
-            Framing::UntilClose => {
-                self.drain_to_eof().await?;
-                false
-            }
-        };
-        if keep_alive && self.pos == self.len {
-            self.io.idle();
-        }
-        self.completed += 1;
-        Ok(Response { status, keep_alive })
+        self.state = State::Head;
+        self.head_only = head_only;
+        self.received = self.pos < self.len;
     }
 
-    async fn read_head(&mut self, head_only: bool) -> io::Result<(u16, bool, Framing)> {
-        loop {
-            if self.pos < self.len {
-                // Uninitialized header slots: no 3 KiB memset per response.
-                let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-                let mut resp = httparse::Response::new(&mut []);
-                let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-                    &mut resp,
-                    &self.buf[self.pos..self.len],
-                    &mut headers,
-                );
-                match parsed {
-                    Ok(Status::Complete(n)) => {
-                        let status = resp.code.unwrap_or(0);
-                        let parsed = framing(&resp, status, head_only);
-                        self.pos += n;
-                        // Interim responses (100 Continue, 103 Early Hints) precede the real one.
-                        if (100..200).contains(&status) && status != 101 {
-                            continue;
-                        }
-                        let (keep_alive, framing) = parsed?;
-                        return Ok((status, keep_alive, framing));
-                    }
-                    Ok(Status::Partial) => {}
-                    Err(_) => return Err(invalid("malformed HTTP response head")),
-                }
-            }
-            self.fill().await?;
-        }
+    /// False while the server has sent nothing of the current response: a connection closed
+    /// then was dropped by the server before it saw the request.
+    pub(crate) fn received_any(&self) -> bool {
+        self.received
     }
 
-    /// Reads more bytes after `len`, compacting or growing the buffer when it is full.
-    async fn fill(&mut self) -> io::Result<()> {
+    /// True when no unread byte is buffered (nothing can arrive before the next request).
+    pub(crate) fn drained(&self) -> bool {
+        self.pos == self.len
+    }
+
+    /// Free space to read into: compacts, or grows up to [`MAX_HEAD`] when a head or a chunk line
+    /// does not fit.
+    pub(crate) fn spare(&mut self) -> io::Result<&mut [u8]> {
         if self.pos == self.len {
             self.pos = 0;
             self.len = 0;
@@ -180,95 +149,190 @@ impl<S: Transport> H1<S> {
                 return Err(invalid("HTTP response head too large"));
             }
         }
-        let n = self.io.read(&mut self.buf[self.len..]).await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed before the response ended",
-            ));
-        }
-        self.len += n;
-        Ok(())
+        Ok(&mut self.buf[self.len..])
     }
 
-    /// Discards `n` body bytes: first from the buffer, then straight from the stream.
-    async fn skip(&mut self, mut n: u64) -> io::Result<()> {
-        let avail = (self.len - self.pos) as u64;
-        let take = avail.min(n);
-        self.pos += take as usize;
-        n -= take;
-        while n > 0 {
-            self.pos = 0;
-            self.len = 0;
-            let got = self.io.read(&mut self.buf).await?;
-            if got == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed inside the response body",
-                ));
-            }
-            if got as u64 > n {
-                self.pos = n as usize;
-                self.len = got;
-                n = 0;
-            } else {
-                n -= got as u64;
-            }
+    /// Records `n` bytes read into [`Reader::spare`]; 0 is the end of the stream, which completes
+    /// a close-delimited body and is an error anywhere else.
+    pub(crate) fn filled(&mut self, n: usize) -> io::Result<Option<Response>> {
+        if n > 0 {
+            self.len += n;
+            self.received = true;
+            return Ok(None);
         }
-        Ok(())
+        if self.state == State::UntilClose {
+            self.state = State::Done;
+            return Ok(Some(Response {
+                status: self.status,
+                keep_alive: false,
+            }));
+        }
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed before the response ended",
+        ))
     }
 
-    async fn skip_chunked(&mut self) -> io::Result<()> {
+    /// Parses what is buffered; `Some` once the whole response is in.
+    pub(crate) fn advance(&mut self) -> io::Result<Option<Response>> {
         loop {
-            match httparse::parse_chunk_size(&self.buf[self.pos..self.len]) {
-                Ok(Status::Complete((used, 0))) => {
-                    self.pos += used;
-                    return self.skip_trailers().await;
+            let avail = self.len - self.pos;
+            match self.state {
+                State::Head => {
+                    if avail == 0 {
+                        return Ok(None);
+                    }
+                    // Uninitialized header slots: no 3 KiB memset per response.
+                    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+                    let mut resp = httparse::Response::new(&mut []);
+                    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                        &mut resp,
+                        &self.buf[self.pos..self.len],
+                        &mut headers,
+                    );
+                    let n = match parsed {
+                        Ok(Status::Complete(n)) => n,
+                        Ok(Status::Partial) => return Ok(None),
+                        Err(_) => return Err(invalid("malformed HTTP response head")),
+                    };
+                    let status = resp.code.unwrap_or(0);
+                    let framed = framing(&resp, status, self.head_only);
+                    self.pos += n;
+                    // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+                    if (100..200).contains(&status) && status != 101 {
+                        continue;
+                    }
+                    let (keep_alive, framing) = framed?;
+                    self.status = status;
+                    self.keep_alive = keep_alive;
+                    self.state = match framing {
+                        Framing::Empty => State::Done,
+                        Framing::Length(n) => State::Length(n),
+                        Framing::Chunked => State::ChunkSize,
+                        Framing::UntilClose => State::UntilClose,
+                    };
+                    if self.state == State::Done {
+                        return Ok(Some(self.response()));
+                    }
                 }
-                Ok(Status::Complete((used, size))) => {
-                    self.pos += used;
-                    self.skip(size).await?;
-                    while self.len - self.pos < 2 {
-                        self.fill().await?;
+                State::Length(n) | State::ChunkData(n) => {
+                    let take = (avail as u64).min(n);
+                    self.pos += take as usize;
+                    let left = n - take;
+                    let chunked = matches!(self.state, State::ChunkData(_));
+                    self.state = match (left, chunked) {
+                        (0, false) => return Ok(Some(self.done())),
+                        (0, true) => State::ChunkEnd,
+                        (_, false) => State::Length(left),
+                        (_, true) => State::ChunkData(left),
+                    };
+                    if left > 0 {
+                        return Ok(None);
+                    }
+                }
+                State::ChunkSize => match httparse::parse_chunk_size(&self.buf[self.pos..self.len]) {
+                    Ok(Status::Complete((used, size))) => {
+                        self.pos += used;
+                        self.state = if size == 0 {
+                            State::Trailers
+                        } else {
+                            State::ChunkData(size)
+                        };
+                    }
+                    Ok(Status::Partial) => return Ok(None),
+                    Err(_) => return Err(invalid("malformed chunk size")),
+                },
+                State::ChunkEnd => {
+                    if avail < 2 {
+                        return Ok(None);
                     }
                     if &self.buf[self.pos..self.pos + 2] != b"\r\n" {
                         return Err(invalid("malformed chunked body"));
                     }
                     self.pos += 2;
+                    self.state = State::ChunkSize;
                 }
-                Ok(Status::Partial) => self.fill().await?,
-                Err(_) => return Err(invalid("malformed chunk size")),
+                // Trailer lines up to and including the empty line that ends a chunked body.
+                State::Trailers => match self.buf[self.pos..self.len].windows(2).position(|w| w == b"\r\n") {
+                    Some(0) => {
+                        self.pos += 2;
+                        return Ok(Some(self.done()));
+                    }
+                    Some(line) => self.pos += line + 2,
+                    None => return Ok(None),
+                },
+                State::UntilClose => {
+                    self.pos = self.len;
+                    return Ok(None);
+                }
+                State::Done => return Ok(Some(self.response())),
             }
         }
     }
 
-    /// Skips trailer lines up to and including the empty line that ends a chunked body.
-    async fn skip_trailers(&mut self) -> io::Result<()> {
-        loop {
-            match self.buf[self.pos..self.len].windows(2).position(|w| w == b"\r\n") {
-                Some(0) => {
-                    self.pos += 2;
-                    return Ok(());
-                }
-                Some(line) => self.pos += line + 2,
-                None => self.fill().await?,
-            }
+    fn done(&mut self) -> Response {
+        self.state = State::Done;
+        self.response()
+    }
+
+    fn response(&self) -> Response {
+        Response {
+            status: self.status,
+            keep_alive: self.keep_alive,
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection over an async stream (TLS, or TCP under tokio).
+pub(crate) struct H1<S> {
+    io: S,
+    reader: Reader,
+    /// Responses completed on this connection; 0 means fresh, so no failure is "stale".
+    completed: u64,
+}
+
+impl<S: Transport> H1<S> {
+    pub(crate) fn new(io: S) -> Self {
+        H1 {
+            io,
+            reader: Reader::new(),
+            completed: 0,
         }
     }
 
-    async fn drain_to_eof(&mut self) -> io::Result<()> {
-        self.pos = 0;
-        self.len = 0;
+    /// Sends one request and reads its whole response.
+    pub(crate) async fn send(&mut self, request: &[u8], head_only: bool) -> Result<Response, SendError> {
+        let reused = self.completed > 0;
+        self.reader.begin(head_only);
+        match self.exchange(request).await {
+            Ok(r) => {
+                if r.keep_alive && self.reader.drained() {
+                    self.io.idle();
+                }
+                self.completed += 1;
+                Ok(r)
+            }
+            Err(e) if reused && !self.reader.received_any() && is_closed(&e) => Err(SendError::Stale),
+            Err(_) => Err(SendError::Io),
+        }
+    }
+
+    async fn exchange(&mut self, request: &[u8]) -> io::Result<Response> {
+        self.io.write_all(request).await?;
         loop {
-            if self.io.read(&mut self.buf).await? == 0 {
-                return Ok(());
+            if let Some(r) = self.reader.advance()? {
+                return Ok(r);
+            }
+            let n = self.io.read(self.reader.spare()?).await?;
+            if let Some(r) = self.reader.filled(n)? {
+                return Ok(r);
             }
         }
     }
 }
 
 /// The peer closed or reset the connection (as opposed to a malformed response).
-fn is_closed(e: &io::Error) -> bool {
+pub(crate) fn is_closed(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::UnexpectedEof
@@ -369,7 +433,7 @@ mod tests {
                 keep_alive: true
             }
         );
-        assert_eq!(c.pos, c.len);
+        assert!(c.reader.drained());
     }
 
     #[tokio::test]
@@ -386,7 +450,7 @@ mod tests {
                 keep_alive: true
             }
         );
-        assert_eq!(c.pos, c.len);
+        assert!(c.reader.drained());
     }
 
     #[tokio::test]
@@ -450,6 +514,54 @@ mod tests {
         let mut conn = H1::new(client);
         let r = conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await;
         assert!(matches!(r, Err(SendError::Io)), "{r:?}");
+    }
+
+    /// Feeds `input` to a [`Reader`] in `piece`-byte reads, as a poll loop would, and returns
+    /// every response it completes (a new request begins after each).
+    fn feed(input: &[u8], piece: usize, head_only: bool) -> io::Result<Vec<Response>> {
+        let mut reader = Reader::new();
+        let mut out = Vec::new();
+        let mut rest = input;
+        reader.begin(head_only);
+        loop {
+            while let Some(r) = reader.advance()? {
+                out.push(r);
+                reader.begin(head_only);
+            }
+            let spare = reader.spare()?;
+            let n = piece.min(rest.len()).min(spare.len());
+            spare[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if n == 0 && !reader.received_any() {
+                // The stream ended between responses.
+                return Ok(out);
+            }
+            if let Some(r) = reader.filled(n)? {
+                out.push(r);
+            }
+            if n == 0 {
+                return Ok(out);
+            }
+        }
+    }
+
+    #[test]
+    fn reader_handles_bodies_larger_than_its_buffer_and_back_to_back_responses() {
+        let big = vec![b'x'; 3 * INITIAL_BUF + 5];
+        let mut input = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", big.len()).into_bytes();
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n");
+        input.extend_from_slice(format!("{:x}\r\n", big.len()).as_bytes());
+        input.extend_from_slice(&big);
+        input.extend_from_slice(b"\r\n0\r\n\r\n");
+        input.extend_from_slice(b"HTTP/1.0 204 No Content\r\n\r\n");
+        for piece in [1, 7, 1000, 64 * 1024] {
+            let got = feed(&input, piece, false).unwrap_or_else(|e| panic!("piece {piece}: {e}"));
+            let statuses: Vec<(u16, bool)> = got.iter().map(|r| (r.status, r.keep_alive)).collect();
+            assert_eq!(statuses, [(200, true), (503, true), (204, false)], "piece {piece}");
+        }
+        // A body cut short by the end of the stream is an error, never a response.
+        assert!(feed(&input[..input.len() / 2], 1000, false).is_err());
     }
 
     #[tokio::test]

@@ -2,14 +2,17 @@
 //!
 //! `load.local_virtual_users()` virtual users each loop over the scenario's requests in order on
 //! their own keep-alive connection, started evenly over `ramp_up`, then held for `hold_for`.
-//! The load runs on dedicated OS threads, each with its own current-thread tokio runtime owning a
-//! share of the users (wrk-style), so [`run`] behaves the same whatever runtime awaits it (the
-//! plugin server is current-thread). Plain `http://` HTTP/1.1 goes through a lean hand-rolled
-//! client (`http1.rs`); HTTPS negotiates HTTP/2 or HTTP/1.1 by ALPN (`tls.rs`, hyper for h2).
+//! The load runs on dedicated OS threads, each owning a share of the users (wrk-style), so [`run`]
+//! behaves the same whatever runtime awaits it (the plugin server is current-thread). When every
+//! request is plain `http://`, a thread is one mio poll loop driving its users' connections as
+//! state machines (`plain.rs`); with HTTPS, a thread is a current-thread tokio runtime with a task
+//! per user (`worker.rs`), negotiating HTTP/2 or HTTP/1.1 by ALPN (`tls.rs`, hyper for h2). Both
+//! parse HTTP/1.1 responses with the same push parser (`http1.rs`).
 //! Latency goes into HDR histograms (`stats.rs`), so memory does not grow with the run length.
 
 pub mod cli;
 mod http1;
+mod plain;
 mod plan;
 mod stats;
 mod tls;

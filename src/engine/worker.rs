@@ -1,4 +1,5 @@
-//! Worker threads and virtual users. Each thread runs a current-thread runtime with a share of
+//! Worker threads and virtual users on tokio, used when the plan has an HTTPS origin (plain
+//! HTTP runs on `plain.rs`). Each thread runs a current-thread runtime with a share of
 //! the users as local tasks recording into one thread-local [`ThreadStats`] (no locks, no
 //! cross-thread traffic per request beyond two relaxed counters); the thread stops the moment
 //! the deadline passes, the stop token fires or all its users are done.
@@ -27,7 +28,7 @@ use super::http1::{SendError, H1};
 use super::plan::{Origin, Plan, Prepared};
 use super::stats::{ErrorKind, ThreadStats};
 
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Everything the worker threads share for one run (read-only but for the counters).
 pub(crate) struct Shared {
@@ -64,6 +65,9 @@ pub(crate) struct Done {
 
 /// Runs this thread's share of the virtual users until the run ends.
 pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, String> {
+    if shared.tls.is_none() {
+        return super::plain::thread_main(shared, index);
+    }
     // I/O and timers are all a worker needs.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()

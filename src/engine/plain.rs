@@ -1,0 +1,511 @@
+//! The plain `http://` path: one mio poll loop per worker thread drives all of its users'
+//! connections as small state machines (wrk's design). Compared with a tokio task per user this
+//! drops the task scheduling, the per-user timer and the readiness bookkeeping from every
+//! request, which is most of the engine's own CPU on loopback; the kernel work is the same.
+//! HTTPS stays on tokio (rustls and hyper's HTTP/2 are async): see `worker.rs`.
+//!
+//! Sockets are registered once, edge-triggered, for reading and writing (no `epoll_ctl` per
+//! request). A connection remembers readiness it was told about but could not use yet, and a
+//! read is only issued when the socket is known readable, so a request costs one `write`, one
+//! `read` and a share of an `epoll_wait`. Timeouts are found by sweeping the users a few times
+//! per timeout period instead of keeping a timer each.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Registry, Token};
+
+use super::http1::{is_closed, Reader, Response};
+use super::plan::Prepared;
+use super::stats::{ErrorKind, ThreadStats};
+use super::worker::{Done, Progress, Shared, PROGRESS_EVERY};
+
+/// Longest sleep in `poll`, so a cancellation is seen within this time.
+const MAX_WAIT: Duration = Duration::from_millis(20);
+const EVENTS: usize = 1024;
+
+/// One keep-alive connection of a user to one origin.
+struct Conn {
+    stream: TcpStream,
+    reader: Reader,
+    /// Which of the origin's resolved addresses it is connecting or connected to.
+    addr: usize,
+    /// Readiness reported by the poller and not yet used up (edge-triggered: it is not repeated).
+    readable: bool,
+    writable: bool,
+    /// Responses completed on it; 0 means fresh, so no failure is "stale".
+    completed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before its ramp-up offset.
+    Waiting,
+    /// About to send its current request.
+    Start,
+    Connecting,
+    Writing,
+    Reading,
+    Finished,
+}
+
+struct User {
+    phase: Phase,
+    start_at: Instant,
+    /// The current request, an index into the plan.
+    req: usize,
+    started: Instant,
+    written: usize,
+    /// The current request was already resent once after a stale connection.
+    retried: bool,
+    /// `conns[origin]`.
+    conns: Vec<Option<Conn>>,
+}
+
+/// What the state machine does after a step.
+enum Step {
+    /// Go on with the next step now.
+    Continue,
+    /// Wait for the poller.
+    Wait,
+    /// Resume at the next turn of the loop, after the others had theirs (a refused connection
+    /// fails without waiting; looping on it would starve everybody else).
+    Defer,
+}
+
+struct Loop<'a> {
+    shared: &'a Shared,
+    registry: &'a Registry,
+    /// Resolved addresses per origin, tried in order like `TcpStream::connect((host, port))`.
+    addrs: Vec<Vec<SocketAddr>>,
+    origins: usize,
+    users: Vec<User>,
+    stats: ThreadStats,
+    progress: &'a Progress,
+    deferred: Vec<usize>,
+    finished: usize,
+}
+
+/// Runs this thread's share of the virtual users (ids `index`, `index + threads`, ...) until the
+/// run ends. Used when no request of the plan needs TLS.
+pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, String> {
+    let mut poll = Poll::new().map_err(|e| format!("could not create the poller: {e}"))?;
+    let mut events = Events::with_capacity(EVENTS);
+    let plan = &shared.plan;
+    let step = shared.threads.max(1);
+    let users: Vec<User> = (index as u64..shared.users)
+        .step_by(step)
+        .map(|id| User {
+            phase: Phase::Waiting,
+            start_at: shared.start + shared.ramp_up.mul_f64(id as f64 / shared.users as f64),
+            req: 0,
+            started: shared.start,
+            written: 0,
+            retried: false,
+            conns: plan.origins.iter().map(|_| None).collect(),
+        })
+        .collect();
+    let registry = poll
+        .registry()
+        .try_clone()
+        .map_err(|e| format!("could not create the poller: {e}"))?;
+    let mut lp = Loop {
+        shared,
+        registry: &registry,
+        // Resolved once per run: a load test measures the target, not the resolver.
+        addrs: plan
+            .origins
+            .iter()
+            .map(|o| {
+                (o.host.as_str(), o.port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default()
+            })
+            .collect(),
+        origins: plan.origins.len().max(1),
+        users,
+        stats: ThreadStats::new(plan.labels.len()),
+        progress: &shared.progress[index],
+        deferred: Vec::new(),
+        finished: 0,
+    };
+
+    let sweep_every = (shared.request_timeout / 20).clamp(Duration::from_millis(1), Duration::from_millis(10));
+    let mut next_sweep = Instant::now() + sweep_every;
+    let mut next_progress = shared.start + PROGRESS_EVERY;
+    // Users start in id order, and ramp-up offsets grow with the id.
+    let mut next_start = 0;
+    loop {
+        let now = Instant::now();
+        if now >= shared.deadline || lp.finished == lp.users.len() || shared.stop.is_cancelled() {
+            break;
+        }
+        while next_start < lp.users.len() && lp.users[next_start].start_at <= now {
+            lp.users[next_start].phase = Phase::Start;
+            lp.drive(next_start);
+            next_start += 1;
+        }
+        for u in std::mem::take(&mut lp.deferred) {
+            lp.drive(u);
+        }
+        if now >= next_sweep {
+            lp.sweep_timeouts(now);
+            next_sweep = now + sweep_every;
+        }
+        if index == 0 && now >= next_progress {
+            log_progress(shared);
+            next_progress += PROGRESS_EVERY;
+        }
+
+        let mut wait = MAX_WAIT
+            .min(shared.deadline.saturating_duration_since(now))
+            .min(next_sweep.saturating_duration_since(now));
+        if let Some(user) = lp.users.get(next_start) {
+            wait = wait.min(user.start_at.saturating_duration_since(now));
+        }
+        if !lp.deferred.is_empty() {
+            wait = Duration::ZERO;
+        }
+        if let Err(e) = poll.poll(&mut events, Some(wait)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("the poller failed: {e}"));
+        }
+        for event in events.iter() {
+            let token = event.token().0;
+            let (u, origin) = (token / lp.origins, token % lp.origins);
+            let Some(Some(conn)) = lp.users.get_mut(u).and_then(|user| user.conns.get_mut(origin)) else {
+                continue;
+            };
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                conn.readable = true;
+            }
+            if event.is_writable() || event.is_write_closed() || event.is_error() {
+                conn.writable = true;
+            }
+            // Events for a connection the user is not using now (an idle one to another origin)
+            // only leave their flags behind.
+            let user = &lp.users[u];
+            let current = lp.shared.plan.requests.get(user.req).map(|r| r.origin);
+            if current == Some(origin) && matches!(user.phase, Phase::Connecting | Phase::Writing | Phase::Reading) {
+                lp.drive(u);
+            }
+        }
+    }
+    let finished_at = Instant::now();
+    Ok(Done {
+        stats: lp.stats,
+        finished_at,
+    })
+}
+
+fn log_progress(shared: &Shared) {
+    let requests: u64 = shared.progress.iter().map(|p| p.requests.load(Ordering::Relaxed)).sum();
+    let failures: u64 = shared.progress.iter().map(|p| p.failures.load(Ordering::Relaxed)).sum();
+    log::info!(
+        "local engine: {:.0}s elapsed, {requests} requests, {failures} failures",
+        shared.start.elapsed().as_secs_f64()
+    );
+}
+
+impl Loop<'_> {
+    /// Runs user `u`'s state machine until it has to wait.
+    fn drive(&mut self, u: usize) {
+        loop {
+            let step = match self.users[u].phase {
+                Phase::Start => self.start(u),
+                Phase::Connecting => self.connecting(u),
+                Phase::Writing => self.write(u),
+                Phase::Reading => self.read(u),
+                Phase::Waiting | Phase::Finished => Step::Wait,
+            };
+            match step {
+                Step::Continue => {}
+                Step::Wait => return,
+                Step::Defer => {
+                    self.deferred.push(u);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn request(&self, u: usize) -> &Prepared {
+        &self.shared.plan.requests[self.users[u].req]
+    }
+
+    fn conn(&mut self, u: usize) -> Option<&mut Conn> {
+        let origin = self.shared.plan.requests[self.users[u].req].origin;
+        self.users[u].conns[origin].as_mut()
+    }
+
+    fn finish(&mut self, u: usize) -> Step {
+        self.users[u].phase = Phase::Finished;
+        self.users[u].conns.iter_mut().for_each(|c| *c = None);
+        self.finished += 1;
+        Step::Wait
+    }
+
+    /// Claims the next request (against `max_requests`), then connects or writes.
+    fn start(&mut self, u: usize) -> Step {
+        if let Some(max) = self.shared.max_requests {
+            if self.shared.claimed.fetch_add(1, Ordering::Relaxed) >= max {
+                return self.finish(u);
+            }
+        }
+        let user = &mut self.users[u];
+        user.started = Instant::now();
+        user.retried = false;
+        self.send(u)
+    }
+
+    /// Sends the current request: on the user's connection to its origin, or a new one.
+    fn send(&mut self, u: usize) -> Step {
+        let origin = self.request(u).origin;
+        let head_only = self.request(u).head_only;
+        if self.users[u].conns[origin].is_none() {
+            return match self.connect(u, origin, 0) {
+                Ok(()) => {
+                    self.users[u].phase = Phase::Connecting;
+                    Step::Wait
+                }
+                Err(()) => self.fail(u, ErrorKind::Connect),
+            };
+        }
+        if let Some(conn) = self.conn(u) {
+            conn.reader.begin(head_only);
+        }
+        let user = &mut self.users[u];
+        user.written = 0;
+        user.phase = Phase::Writing;
+        Step::Continue
+    }
+
+    /// Opens a non-blocking connection to the origin's address `from` or a later one.
+    fn connect(&mut self, u: usize, origin: usize, from: usize) -> Result<(), ()> {
+        let token = Token(u * self.origins + origin);
+        for (i, addr) in self.addrs[origin].iter().enumerate().skip(from) {
+            let Ok(mut stream) = TcpStream::connect(*addr) else {
+                continue;
+            };
+            if self
+                .registry
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                .is_err()
+            {
+                continue;
+            }
+            self.users[u].conns[origin] = Some(Conn {
+                stream,
+                reader: Reader::new(),
+                addr: i,
+                readable: false,
+                writable: false,
+                completed: 0,
+            });
+            return Ok(());
+        }
+        Err(())
+    }
+
+    /// A connection in progress: done when writable and it has a peer (mio's recipe).
+    fn connecting(&mut self, u: usize) -> Step {
+        let origin = self.request(u).origin;
+        let Some(conn) = self.users[u].conns[origin].as_mut() else {
+            return self.fail(u, ErrorKind::Connect);
+        };
+        if !conn.writable {
+            return Step::Wait;
+        }
+        let failed = match conn.stream.take_error() {
+            Ok(Some(_)) | Err(_) => true,
+            Ok(None) => match conn.stream.peer_addr() {
+                Ok(_) => false,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    conn.writable = false;
+                    return Step::Wait;
+                }
+                Err(_) => true,
+            },
+        };
+        if failed {
+            let next = conn.addr + 1;
+            self.users[u].conns[origin] = None;
+            return match self.connect(u, origin, next) {
+                Ok(()) => Step::Wait,
+                Err(()) => self.fail(u, ErrorKind::Connect),
+            };
+        }
+        // Nodelay like the tokio path: a request is one small write that must leave at once.
+        let _ = conn.stream.set_nodelay(true);
+        self.send(u)
+    }
+
+    fn write(&mut self, u: usize) -> Step {
+        let shared = self.shared;
+        let req = &shared.plan.requests[self.users[u].req].h1;
+        let written = self.users[u].written;
+        let Some(conn) = self.conn(u) else {
+            return self.fail(u, ErrorKind::Io);
+        };
+        let mut done = written;
+        let outcome = loop {
+            if done == req.len() {
+                break Ok(true);
+            }
+            match conn.stream.write(&req[done..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.writable = false;
+                    break Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.users[u].written = done;
+        match outcome {
+            Ok(true) => {
+                self.users[u].phase = Phase::Reading;
+                Step::Continue
+            }
+            Ok(false) => Step::Wait,
+            Err(e) => self.broken(u, &e),
+        }
+    }
+
+    fn read(&mut self, u: usize) -> Step {
+        let Some(conn) = self.conn(u) else {
+            return self.fail(u, ErrorKind::Io);
+        };
+        let outcome = loop {
+            match conn.reader.advance() {
+                Ok(Some(response)) => break Ok(Some(response)),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            // Only read what the poller said is there: no `read` that is bound to fail.
+            if !conn.readable {
+                break Ok(None);
+            }
+            let buf = match conn.reader.spare() {
+                Ok(buf) => buf,
+                Err(e) => break Err(e),
+            };
+            let room = buf.len();
+            match conn.stream.read(buf) {
+                Ok(n) => match conn.reader.filled(n) {
+                    // A short read took everything the socket held; newer bytes bring a new
+                    // edge, so no `read` just to hear `EAGAIN` (the head and the body of a
+                    // response often arrive as two segments).
+                    Ok(None) if n < room => conn.readable = false,
+                    Ok(Some(response)) => break Ok(Some(response)),
+                    Ok(None) => {}
+                    Err(e) => break Err(e),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        match outcome {
+            Ok(Some(response)) => {
+                // No pipelining: once the response is whole, nothing more is due on this socket
+                // until the next request, whose answer brings its own readiness edge.
+                if let Some(conn) = self.conn(u) {
+                    conn.readable = false;
+                    conn.completed += 1;
+                }
+                self.complete(u, response)
+            }
+            Ok(None) => Step::Wait,
+            Err(e) => self.broken(u, &e),
+        }
+    }
+
+    /// A response came back: count it and go on with the next request.
+    fn complete(&mut self, u: usize, response: Response) -> Step {
+        let finished = Instant::now();
+        if finished > self.shared.deadline {
+            // Completed after the end of hold-for: not part of the measured window.
+            return self.finish(u);
+        }
+        let label = self.request(u).label;
+        let ok = self
+            .stats
+            .record_response(label, response.status, finished - self.users[u].started);
+        if !response.keep_alive {
+            let origin = self.request(u).origin;
+            self.users[u].conns[origin] = None;
+        }
+        self.count(ok);
+        self.next(u);
+        Step::Continue
+    }
+
+    /// The connection failed mid-exchange. A reused connection the server closed before
+    /// answering is retried once for idempotent requests (see `worker::exchange`).
+    fn broken(&mut self, u: usize, e: &io::Error) -> Step {
+        let origin = self.request(u).origin;
+        let stale = self.users[u].conns[origin]
+            .as_ref()
+            .is_some_and(|c| c.completed > 0 && !c.reader.received_any() && is_closed(e));
+        self.users[u].conns[origin] = None;
+        if stale && self.request(u).idempotent && !self.users[u].retried {
+            self.users[u].retried = true;
+            return self.send(u);
+        }
+        self.fail(u, ErrorKind::Io)
+    }
+
+    /// Counts a failed request, drops its connection and moves on at the next turn.
+    fn fail(&mut self, u: usize, kind: ErrorKind) -> Step {
+        if Instant::now() > self.shared.deadline {
+            return self.finish(u);
+        }
+        let origin = self.request(u).origin;
+        self.users[u].conns[origin] = None;
+        let label = self.request(u).label;
+        self.stats.record_error(label, kind);
+        self.count(false);
+        self.next(u);
+        Step::Defer
+    }
+
+    fn next(&mut self, u: usize) {
+        let user = &mut self.users[u];
+        user.req = (user.req + 1) % self.shared.plan.requests.len();
+        user.phase = Phase::Start;
+    }
+
+    fn count(&self, ok: bool) {
+        // Only this thread writes its slot: a plain load + store, no locked instruction.
+        let p = self.progress;
+        p.requests
+            .store(p.requests.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        if !ok {
+            p.failures
+                .store(p.failures.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Fails every request that has been in flight longer than the request timeout.
+    fn sweep_timeouts(&mut self, now: Instant) {
+        let timeout = self.shared.request_timeout;
+        for u in 0..self.users.len() {
+            let user = &self.users[u];
+            let in_flight = matches!(user.phase, Phase::Connecting | Phase::Writing | Phase::Reading);
+            if in_flight && now.saturating_duration_since(user.started) >= timeout {
+                let _ = self.fail(u, ErrorKind::Timeout);
+                self.deferred.push(u);
+            }
+        }
+    }
+}
