@@ -83,9 +83,12 @@ async fn latency_percentiles_match_the_target() {
     assert_consistent(&r);
     let t = &r.total;
     assert!(t.requests >= 60 && t.requests <= 80, "{r:?}");
-    for (name, v) in [("p50", t.p50_ms), ("p95", t.p95_ms), ("avg", t.avg_response_time_ms)] {
+    for (name, v) in [("p50", t.p50_ms), ("avg", t.avg_response_time_ms)] {
         assert!((49.0..70.0).contains(&v), "{name} = {v}: {r:?}");
     }
+    // p95 of ~70 samples is the 4th slowest: one scheduling stall of a loaded CI machine (all
+    // users wait at once) moves it by tens of ms, so it only gets a looser upper bound.
+    assert!((49.0..100.0).contains(&t.p95_ms), "p95 = {}: {r:?}", t.p95_ms);
     assert!(
         t.max_ms >= t.p99_ms && t.p99_ms >= t.p95_ms && t.p95_ms >= t.p50_ms,
         "{r:?}"
@@ -251,6 +254,25 @@ async fn post_body_and_headers_reach_the_target() {
     assert_eq!(first.body, b"{\"a\":1}");
     assert_eq!(seen[1].method, "GET");
     assert!(seen[1].body.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_socket_buffer_is_sent_whole() {
+    // 8 MiB: more than a loopback send buffer takes at once, so the write blocks midway.
+    let target = TargetServer::start(TargetConfig::default());
+    let body: String = "0123456789abcdef".repeat(512 * 1024);
+    let post = RequestSpec {
+        url: target.url("/upload"),
+        method: "POST".into(),
+        headers: BTreeMap::new(),
+        body: body.clone(),
+    };
+    let r = run_ok(&[post], &load(2, 0, 3000), &opts(4)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.successes, 4, "{r:?}");
+    let seen = target.captured();
+    assert_eq!(seen.len(), 4);
+    assert!(seen.iter().all(|c| c.body.len() == body.len()), "bodies arrived whole");
 }
 
 #[tokio::test]

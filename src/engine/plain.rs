@@ -4,10 +4,10 @@
 //! request, which is most of the engine's own CPU on loopback; the kernel work is the same.
 //! HTTPS stays on tokio (rustls and hyper's HTTP/2 are async): see `worker.rs`.
 //!
-//! Sockets are registered once, edge-triggered, for reading and writing (no `epoll_ctl` per
-//! request). A connection remembers readiness it was told about but could not use yet, and a
-//! read is only issued when the socket is known readable, so a request costs one `write`, one
-//! `read` and a share of an `epoll_wait`. Timeouts are found by sweeping the users a few times
+//! Sockets are registered edge-triggered, and for writing only while connecting or blocked on a
+//! full send buffer (no `epoll_ctl` per request). A connection remembers readiness it was told
+//! about but could not use yet, and a read is only issued when the socket is known readable, so
+//! a request costs one `write`, one `read` and a share of an `epoll_wait`. Timeouts are found by sweeping the users a few times
 //! per timeout period instead of keeping a timer each.
 
 use std::io::{self, Read, Write};
@@ -39,6 +39,8 @@ struct Conn {
     writable: bool,
     /// Responses completed on it; 0 means fresh, so no failure is "stale".
     completed: u64,
+    /// Registered for write readiness too (while connecting, or blocked on a full send buffer).
+    watch_write: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +307,7 @@ impl Loop<'_> {
                 stream,
                 reader: Reader::new(),
                 addr: i,
+                watch_write: true,
                 readable: false,
                 writable: false,
                 completed: 0,
@@ -344,11 +347,26 @@ impl Loop<'_> {
         }
         // Nodelay like the tokio path: a request is one small write that must leave at once.
         let _ = conn.stream.set_nodelay(true);
+        // From now on only reads are awaited. Left registered for writing, the socket would
+        // signal every ACK of a request too, and each such signal can cost the target's
+        // sending thread a wake-up of this one (wrk likewise watches writes only while blocked).
+        let token = Token(u * self.origins + origin);
+        if self
+            .registry
+            .reregister(&mut conn.stream, token, Interest::READABLE)
+            .is_err()
+        {
+            return self.broken(u, &io::Error::other("could not watch the connection"));
+        }
+        conn.watch_write = false;
         self.send(u)
     }
 
     fn write(&mut self, u: usize) -> Step {
         let shared = self.shared;
+        let registry = self.registry;
+        let origin = shared.plan.requests[self.users[u].req].origin;
+        let token = Token(u * self.origins + origin);
         let req = &shared.plan.requests[self.users[u].req].h1;
         let written = self.users[u].written;
         let Some(conn) = self.conn(u) else {
@@ -363,13 +381,28 @@ impl Loop<'_> {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // A full send buffer (a large body): watch for room, until the write is done.
                     conn.writable = false;
+                    if !conn.watch_write {
+                        if let Err(e) =
+                            registry.reregister(&mut conn.stream, token, Interest::READABLE | Interest::WRITABLE)
+                        {
+                            break Err(e);
+                        }
+                        conn.watch_write = true;
+                    }
                     break Ok(false);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => break Err(e),
             }
         };
+        if matches!(outcome, Ok(true)) && conn.watch_write {
+            conn.watch_write = false;
+            if let Err(e) = registry.reregister(&mut conn.stream, token, Interest::READABLE) {
+                return self.broken(u, &e);
+            }
+        }
         self.users[u].written = done;
         match outcome {
             Ok(true) => {
