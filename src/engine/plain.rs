@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use super::http1::{is_closed, Reader, Response};
 use super::plan::Prepared;
 use super::stats::{ErrorKind, ThreadStats};
-use super::worker::{Done, Progress, Shared, PROGRESS_EVERY};
+use super::worker::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 
 /// Longest sleep in `poll`, so a cancellation is seen within this time.
 const MAX_WAIT: Duration = Duration::from_millis(20);
@@ -205,15 +205,6 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         stats: lp.stats,
         finished_at,
     })
-}
-
-fn log_progress(shared: &Shared) {
-    let requests: u64 = shared.progress.iter().map(|p| p.requests.load(Ordering::Relaxed)).sum();
-    let failures: u64 = shared.progress.iter().map(|p| p.failures.load(Ordering::Relaxed)).sum();
-    log::info!(
-        "local engine: {:.0}s elapsed, {requests} requests, {failures} failures",
-        shared.start.elapsed().as_secs_f64()
-    );
 }
 
 impl Loop<'_> {
@@ -478,7 +469,7 @@ impl Loop<'_> {
             let origin = self.request(u).origin;
             self.users[u].conns[origin] = None;
         }
-        self.count(ok);
+        self.progress.count(ok);
         self.next(u);
         Step::Continue
     }
@@ -507,7 +498,7 @@ impl Loop<'_> {
         self.users[u].conns[origin] = None;
         let label = self.request(u).label;
         self.stats.record_error(label, kind);
-        self.count(false);
+        self.progress.count(false);
         self.next(u);
         Step::Defer
     }
@@ -516,17 +507,6 @@ impl Loop<'_> {
         let user = &mut self.users[u];
         user.req = (user.req + 1) % self.shared.plan.requests.len();
         user.phase = Phase::Start;
-    }
-
-    fn count(&self, ok: bool) {
-        // Only this thread writes its slot: a plain load + store, no locked instruction.
-        let p = self.progress;
-        p.requests
-            .store(p.requests.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        if !ok {
-            p.failures
-                .store(p.failures.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        }
     }
 
     /// Fails every request that has been in flight longer than the request timeout.

@@ -57,6 +57,30 @@ pub(crate) struct Progress {
     pub failures: AtomicU64,
 }
 
+impl Progress {
+    /// Counts one finished request. Only the owning thread writes its slot: a plain load and
+    /// store, no locked instruction.
+    #[inline]
+    pub(crate) fn count(&self, ok: bool) {
+        self.requests
+            .store(self.requests.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        if !ok {
+            self.failures
+                .store(self.failures.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Logs the run's progress so far (summed over the threads).
+pub(crate) fn log_progress(shared: &Shared) {
+    let requests: u64 = shared.progress.iter().map(|p| p.requests.load(Ordering::Relaxed)).sum();
+    let failures: u64 = shared.progress.iter().map(|p| p.failures.load(Ordering::Relaxed)).sum();
+    log::info!(
+        "local engine: {:.0}s elapsed, {requests} requests, {failures} failures",
+        shared.start.elapsed().as_secs_f64()
+    );
+}
+
 /// A thread's results.
 pub(crate) struct Done {
     pub stats: ThreadStats,
@@ -113,12 +137,7 @@ async fn progress_log(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
     loop {
         tick.tick().await;
-        let requests: u64 = shared.progress.iter().map(|p| p.requests.load(Ordering::Relaxed)).sum();
-        let failures: u64 = shared.progress.iter().map(|p| p.failures.load(Ordering::Relaxed)).sum();
-        log::info!(
-            "local engine: {:.0}s elapsed, {requests} requests, {failures} failures",
-            shared.start.elapsed().as_secs_f64()
-        );
+        log_progress(&shared);
     }
 }
 
@@ -189,14 +208,8 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
                     false
                 }
             };
-            // Only this thread writes its slot: a plain load + store, no locked instruction.
-            progress
-                .requests
-                .store(progress.requests.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            progress.count(ok);
             if !ok {
-                progress
-                    .failures
-                    .store(progress.failures.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 // Refused connections fail without ever waiting; let the timers and others run.
                 tokio::task::yield_now().await;
             }
