@@ -7,8 +7,15 @@
 //! Sockets are registered edge-triggered, and for writing only while connecting or blocked on a
 //! full send buffer (no `epoll_ctl` per request). A connection remembers readiness it was told
 //! about but could not use yet, and a read is only issued when the socket is known readable, so
-//! a request costs one `write`, one `read` and a share of an `epoll_wait`. Timeouts are found by sweeping the users a few times
-//! per timeout period instead of keeping a timer each.
+//! a request costs one `write`, one `read` and a share of an `epoll_wait`. Timeouts are found by
+//! sweeping the users a few times per timeout period instead of keeping a timer each.
+//!
+//! Two things keep the load generator from loading the target beyond its requests:
+//! - Under load the loop naps between empty polls instead of blocking (see [`NAP`]), so the
+//!   target's kernel does not have to wake it for every response.
+//! - Responses are read with `MSG_PEEK` and taken out of the socket only after the next request
+//!   is sent (see [`Conn::unread`]), so the acknowledgement rides on that request instead of
+//!   going out as a packet of its own.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -24,6 +31,25 @@ use super::plan::Prepared;
 use super::stats::{ErrorKind, ThreadStats};
 use super::worker::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 
+/// Most bytes left in the socket by peeking before they are taken out mid-response.
+const MAX_UNREAD: usize = 32 * 1024;
+
+/// Nap between empty polls while the loop is busy, instead of blocking in `epoll_wait`.
+///
+/// A thread blocked in `epoll_wait` must be woken by whoever delivers the data: on loopback that
+/// is the target's own kernel time, and on a VM each such wake-up is an inter-processor interrupt
+/// that costs the target several µs. Under load a response arrives every few µs, so the loop
+/// would be woken once per response. Napping instead (off the wait queue, woken by its own
+/// timer) batches the responses like a NIC's interrupt moderation: measured on a 2-core VM
+/// against nginx, +25–50 % req/s at 8–64 users with less CPU per request and lower, more
+/// accurate latencies (the blocking wake-up was slower than the nap). A response is seen at most
+/// one nap late.
+const NAP: Duration = Duration::from_micros(5);
+/// How long after the last readiness event the loop keeps napping before it blocks: one user
+/// against a fast target, or a few users against a slow one, go back to blocking waits.
+const NAP_WINDOW: Duration = Duration::from_micros(50);
+/// Napping relies on fine timer slack (set per thread with `prctl`), so Linux only.
+const NAP_ENABLED: bool = cfg!(target_os = "linux");
 /// Longest sleep in `poll`, so a cancellation is seen within this time.
 const MAX_WAIT: Duration = Duration::from_millis(20);
 const EVENTS: usize = 1024;
@@ -41,6 +67,40 @@ struct Conn {
     completed: u64,
     /// Registered for write readiness too (while connecting, or blocked on a full send buffer).
     watch_write: bool,
+    /// Bytes parsed (peeked) but still in the socket; taken out once the next request is sent.
+    ///
+    /// Linux acknowledges at once when a read empties a socket that got two small segments (the
+    /// usual head + body of a response), so reading a response normally sends a bare ACK. With
+    /// the bytes left in the socket until the next request has gone out, that request carries the
+    /// ACK: one packet less per request for the target to handle (3 instead of 4 on loopback).
+    /// Bounded by [`MAX_UNREAD`] so a large body cannot fill the receive window.
+    unread: usize,
+    /// Reads peek (`SO_PEEK_OFF` is on); otherwise they read normally and `unread` stays 0.
+    peek: bool,
+}
+
+impl Conn {
+    /// Takes the peeked bytes of the last response out of the socket.
+    fn discard_unread(&mut self) -> io::Result<()> {
+        let mut scratch = [0u8; 2048];
+        while self.unread > 0 {
+            let want = self.unread.min(scratch.len());
+            match self.stream.read(&mut scratch[..want]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.unread -= n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Closing with unread bytes would reset the connection instead of closing it.
+        let _ = self.discard_unread();
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +202,9 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
     let mut next_progress = shared.start + PROGRESS_EVERY;
     // Users start in id order, and ramp-up offsets grow with the id.
     let mut next_start = 0;
+    // Set before the first nap: a 5 µs sleep with the default 50 µs slack would be a long one.
+    set_fine_timer_slack();
+    let mut last_events = Instant::now();
     loop {
         let now = Instant::now();
         if now >= shared.deadline || lp.finished == lp.users.len() || shared.stop.is_cancelled() {
@@ -171,6 +234,17 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             wait = wait.min(user.start_at.saturating_duration_since(now));
         }
         if !lp.deferred.is_empty() {
+            wait = Duration::ZERO;
+        }
+        // Coalescing: while responses keep coming, poll without blocking and nap between
+        // empty polls rather than sleep in `epoll_wait` (see `NAP`).
+        if !events.is_empty() {
+            last_events = now;
+        }
+        if NAP_ENABLED && now < last_events + NAP_WINDOW {
+            if events.is_empty() {
+                std::thread::sleep(NAP);
+            }
             wait = Duration::ZERO;
         }
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
@@ -294,6 +368,7 @@ impl Loop<'_> {
             {
                 continue;
             }
+            let peek = enable_peek_offset(&stream);
             self.users[u].conns[origin] = Some(Conn {
                 stream,
                 reader: Reader::new(),
@@ -302,6 +377,8 @@ impl Loop<'_> {
                 readable: false,
                 writable: false,
                 completed: 0,
+                unread: 0,
+                peek,
             });
             return Ok(());
         }
@@ -394,6 +471,12 @@ impl Loop<'_> {
                 return self.broken(u, &e);
             }
         }
+        if matches!(outcome, Ok(true)) {
+            // The request (and the ACK it carries) is out: the last response can leave the socket.
+            if let Err(e) = conn.discard_unread() {
+                return self.broken(u, &e);
+            }
+        }
         self.users[u].written = done;
         match outcome {
             Ok(true) => {
@@ -419,12 +502,22 @@ impl Loop<'_> {
             if !conn.readable {
                 break Ok(None);
             }
+            if conn.unread > MAX_UNREAD {
+                if let Err(e) = conn.discard_unread() {
+                    break Err(e);
+                }
+            }
             let buf = match conn.reader.spare() {
                 Ok(buf) => buf,
                 Err(e) => break Err(e),
             };
             let room = buf.len();
-            match conn.stream.read(buf) {
+            let got = if conn.peek {
+                conn.stream.peek(buf).inspect(|&n| conn.unread += n)
+            } else {
+                conn.stream.read(buf)
+            };
+            match got {
                 Ok(n) => match conn.reader.filled(n) {
                     // A short read took everything the socket held; newer bytes bring a new
                     // edge, so no `read` just to hear `EAGAIN` (the head and the body of a
@@ -520,5 +613,41 @@ impl Loop<'_> {
                 self.deferred.push(u);
             }
         }
+    }
+}
+
+/// Lets this thread's short sleeps end within 1 µs of their deadline (the default slack is
+/// 50 µs), for [`NAP`].
+fn set_fine_timer_slack() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and only affects the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// Turns on `SO_PEEK_OFF` (Linux 6.9+ for TCP), so that successive `MSG_PEEK` reads walk
+/// through the received bytes instead of returning the same ones. False where unsupported: the
+/// connection then reads normally.
+fn enable_peek_offset(stream: &TcpStream) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let zero: libc::c_int = 0;
+        // SAFETY: a valid socket and an option value of the size passed.
+        unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEEK_OFF,
+                (&raw const zero).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) == 0
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        false
     }
 }
