@@ -276,6 +276,121 @@ async fn a_body_larger_than_the_socket_buffer_is_sent_whole() {
 }
 
 #[tokio::test]
+async fn large_responses_are_read_whole() {
+    // 3 MiB bodies: far more than the engine leaves unread in the socket while it peeks, and
+    // than a loopback receive window, so reading must free the socket as it goes.
+    for chunked in [false, true] {
+        let target = TargetServer::start(TargetConfig {
+            body_size: 3 << 20,
+            chunked,
+            ..TargetConfig::default()
+        });
+        let r = run_ok(&[get(target.url("/big"))], &load(2, 0, 3000), &opts(10)).await;
+        assert_consistent(&r);
+        assert_eq!(r.total.successes, 10, "chunked={chunked}: {r:?}");
+        assert_eq!(target.connections(), 2, "chunked={chunked}");
+    }
+}
+
+/// Segments the server's socket received over one keep-alive connection, per request served.
+/// The server answers like nginx with `sendfile`: the head and the body as two small segments.
+#[cfg(target_os = "linux")]
+fn segments_per_request(url_for: impl FnOnce(u16) -> RequestSpec, requests: u64) -> (f64, RunResults) {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut served = 0u64;
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+            while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                seen.drain(..end + 4);
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 106\r\n\r\n")
+                    .expect("head");
+                stream.write_all(&[b'0'; 106]).expect("body");
+                served += 1;
+            }
+        }
+        // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed tcp_info.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&raw mut info).cast(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(rc, 0, "TCP_INFO");
+        (info.tcpi_segs_in, served)
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let r = rt.block_on(run_ok(&[url_for(port)], &load(1, 0, 3000), &opts(requests)));
+    let (segs_in, served) = server.join().expect("server");
+    assert_eq!(served, requests);
+    (f64::from(segs_in) / served as f64, r)
+}
+
+/// Whether this kernel lets TCP peeks walk forward (`SO_PEEK_OFF`, Linux 6.9+), which the
+/// engine needs to leave responses in the socket until the next request carries the ACK.
+#[cfg(target_os = "linux")]
+fn tcp_peek_offset_supported() -> bool {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stream = std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let zero: libc::c_int = 0;
+    // SAFETY: a valid socket and an option value of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEEK_OFF,
+            (&raw const zero).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn acknowledgements_ride_on_the_next_request() {
+    // Reading a two-segment response normally makes Linux send a bare ACK (2 segments in per
+    // request at the server); the engine leaves the bytes in the socket until its next request
+    // has gone out, so that request carries the ACK (1 per request, plus the connection's
+    // handshake, its first quick ACKs and its close).
+    let requests = 300;
+    let (per_request, r) = segments_per_request(|port| get(format!("http://127.0.0.1:{port}/")), requests);
+    assert_eq!(r.total.successes, requests, "{r:?}");
+    if tcp_peek_offset_supported() {
+        assert!(
+            per_request < 1.2,
+            "{per_request:.2} segments per request reached the server"
+        );
+    } else {
+        // Older kernels: plain reads, one bare ACK per response.
+        assert!(
+            per_request < 2.2,
+            "{per_request:.2} segments per request reached the server"
+        );
+    }
+}
+
+#[tokio::test]
 async fn connections_are_kept_alive() {
     let target = TargetServer::start(TargetConfig::default());
     let r = run_ok(

@@ -127,6 +127,15 @@ impl Reader {
         self.received
     }
 
+    /// Body bytes still to arrive when the response is delimited by `Content-Length` and its head
+    /// is parsed; `None` while that is unknown (head incomplete, chunked, until close).
+    pub(crate) fn body_left(&self) -> Option<u64> {
+        match self.state {
+            State::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// True when no unread byte is buffered (nothing can arrive before the next request).
     pub(crate) fn drained(&self) -> bool {
         self.pos == self.len

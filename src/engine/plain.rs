@@ -31,8 +31,10 @@ use super::plan::Prepared;
 use super::stats::{ErrorKind, ThreadStats};
 use super::worker::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 
-/// Most bytes left in the socket by peeking before they are taken out mid-response.
-const MAX_UNREAD: usize = 32 * 1024;
+/// Largest response left in the socket by peeking. Bytes left there count against the receive
+/// window and are not seen by receive-buffer autotuning, so larger responses, and those whose
+/// length is not known from the head, are read normally once that is known.
+const MAX_UNREAD: u64 = 16 * 1024;
 
 /// Nap between empty polls while the loop is busy, instead of blocking in `epoll_wait`.
 ///
@@ -73,21 +75,21 @@ struct Conn {
     /// usual head + body of a response), so reading a response normally sends a bare ACK. With
     /// the bytes left in the socket until the next request has gone out, that request carries the
     /// ACK: one packet less per request for the target to handle (3 instead of 4 on loopback).
-    /// Bounded by [`MAX_UNREAD`] so a large body cannot fill the receive window.
+    /// Only for small responses (see [`MAX_UNREAD`]).
     unread: usize,
-    /// Reads peek (`SO_PEEK_OFF` is on); otherwise they read normally and `unread` stays 0.
-    peek: bool,
+    /// `SO_PEEK_OFF` is on, so reads can peek.
+    can_peek: bool,
+    /// The current response is being peeked (reset for each request).
+    peeking: bool,
 }
 
 impl Conn {
-    /// Takes the peeked bytes of the last response out of the socket.
+    /// Takes the peeked bytes out of the socket (without copying them: `MSG_TRUNC`).
     fn discard_unread(&mut self) -> io::Result<()> {
-        let mut scratch = [0u8; 2048];
         while self.unread > 0 {
-            let want = self.unread.min(scratch.len());
-            match self.stream.read(&mut scratch[..want]) {
+            match discard(&self.stream, self.unread) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => self.unread -= n,
+                Ok(n) => self.unread -= n.min(self.unread),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -347,6 +349,7 @@ impl Loop<'_> {
         }
         if let Some(conn) = self.conn(u) {
             conn.reader.begin(head_only);
+            conn.peeking = conn.can_peek;
         }
         let user = &mut self.users[u];
         user.written = 0;
@@ -368,7 +371,7 @@ impl Loop<'_> {
             {
                 continue;
             }
-            let peek = enable_peek_offset(&stream);
+            let can_peek = enable_peek_offset(&stream);
             self.users[u].conns[origin] = Some(Conn {
                 stream,
                 reader: Reader::new(),
@@ -378,7 +381,8 @@ impl Loop<'_> {
                 writable: false,
                 completed: 0,
                 unread: 0,
-                peek,
+                can_peek,
+                peeking: false,
             });
             return Ok(());
         }
@@ -498,21 +502,29 @@ impl Loop<'_> {
                 Ok(None) => {}
                 Err(e) => break Err(e),
             }
+            if conn.peeking && conn.unread > 0 {
+                // Incomplete: keep peeking only while the whole response is known to be small.
+                let small = conn
+                    .reader
+                    .body_left()
+                    .is_some_and(|left| conn.unread as u64 + left <= MAX_UNREAD);
+                if !small {
+                    conn.peeking = false;
+                    if let Err(e) = conn.discard_unread() {
+                        break Err(e);
+                    }
+                }
+            }
             // Only read what the poller said is there: no `read` that is bound to fail.
             if !conn.readable {
                 break Ok(None);
-            }
-            if conn.unread > MAX_UNREAD {
-                if let Err(e) = conn.discard_unread() {
-                    break Err(e);
-                }
             }
             let buf = match conn.reader.spare() {
                 Ok(buf) => buf,
                 Err(e) => break Err(e),
             };
             let room = buf.len();
-            let got = if conn.peek {
+            let got = if conn.peeking {
                 conn.stream.peek(buf).inspect(|&n| conn.unread += n)
             } else {
                 conn.stream.read(buf)
@@ -650,4 +662,21 @@ fn enable_peek_offset(stream: &TcpStream) -> bool {
         let _ = stream;
         false
     }
+}
+
+/// Drops up to `len` received bytes from the socket without copying them: for TCP, Linux's
+/// `MSG_TRUNC` discards the data (tcp(7)), so no buffer is passed.
+#[cfg(target_os = "linux")]
+fn discard(stream: &TcpStream, len: usize) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: with MSG_TRUNC the kernel copies nothing for TCP; a null buffer makes any other
+    // behaviour fail with EFAULT instead of writing anywhere.
+    let n = unsafe { libc::recv(stream.as_raw_fd(), std::ptr::null_mut(), len, libc::MSG_TRUNC) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Peeking is Linux-only (see [`enable_peek_offset`]), so there is never anything to discard.
+#[cfg(not(target_os = "linux"))]
+fn discard(_stream: &TcpStream, _len: usize) -> io::Result<usize> {
+    Err(io::Error::other("peeked bytes on a platform without SO_PEEK_OFF"))
 }
