@@ -207,6 +207,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
     // Set before the first nap: a 5 µs sleep with the default 50 µs slack would be a long one.
     set_fine_timer_slack();
     let mut last_events = Instant::now();
+    let mut event_gap = MAX_WAIT;
     loop {
         let now = Instant::now();
         if now >= shared.deadline || lp.finished == lp.users.len() || shared.stop.is_cancelled() {
@@ -241,9 +242,13 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         // Coalescing: while responses keep coming, poll without blocking and nap between
         // empty polls rather than sleep in `epoll_wait` (see `NAP`).
         if !events.is_empty() {
+            // Smoothed gap between polls that found work: napping pays only while responses
+            // come faster than the window (a slow target's are spaced out: block at once).
+            let gap = now.saturating_duration_since(last_events).min(MAX_WAIT);
+            event_gap = (event_gap * 7 + gap) / 8;
             last_events = now;
         }
-        if NAP_ENABLED && now < last_events + NAP_WINDOW {
+        if NAP_ENABLED && event_gap < NAP_WINDOW && now < last_events + NAP_WINDOW {
             if events.is_empty() {
                 std::thread::sleep(NAP);
             }
