@@ -345,25 +345,14 @@ fn segments_per_request(url_for: impl FnOnce(u16) -> RequestSpec, requests: u64)
     (f64::from(segs_in) / served as f64, r)
 }
 
-/// Whether this kernel lets TCP peeks walk forward (`SO_PEEK_OFF`, Linux 6.9+), which the
-/// engine needs to leave responses in the socket until the next request carries the ACK.
+/// Whether this kernel lets TCP peeks walk forward (`SO_PEEK_OFF` for TCP, Linux 6.9+), which
+/// the engine needs to leave responses in the socket until the next request carries the ACK.
 #[cfg(target_os = "linux")]
 fn tcp_peek_offset_supported() -> bool {
-    use std::os::fd::AsRawFd;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let stream = std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-    let zero: libc::c_int = 0;
-    // SAFETY: a valid socket and an option value of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEEK_OFF,
-            (&raw const zero).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    rc == 0
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 9)
 }
 
 #[cfg(target_os = "linux")]
