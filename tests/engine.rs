@@ -295,7 +295,7 @@ async fn large_responses_are_read_whole() {
 /// Segments the server's socket received over one keep-alive connection, per request served.
 /// The server answers like nginx with `sendfile`: the head and the body as two small segments.
 #[cfg(target_os = "linux")]
-fn segments_per_request(url_for: impl FnOnce(u16) -> RequestSpec, requests: u64) -> (f64, RunResults) {
+fn segments_per_request(requests: u64) -> (f64, RunResults) {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -339,7 +339,8 @@ fn segments_per_request(url_for: impl FnOnce(u16) -> RequestSpec, requests: u64)
         .enable_all()
         .build()
         .expect("runtime");
-    let r = rt.block_on(run_ok(&[url_for(port)], &load(1, 0, 3000), &opts(requests)));
+    let url = format!("http://127.0.0.1:{port}/");
+    let r = rt.block_on(run_ok(&[get(url)], &load(1, 0, 3000), &opts(requests)));
     let (segs_in, served) = server.join().expect("server");
     assert_eq!(served, requests);
     (f64::from(segs_in) / served as f64, r)
@@ -363,7 +364,7 @@ fn acknowledgements_ride_on_the_next_request() {
     // has gone out, so that request carries the ACK (1 per request, plus the connection's
     // handshake, its first quick ACKs and its close).
     let requests = 300;
-    let (per_request, r) = segments_per_request(|port| get(format!("http://127.0.0.1:{port}/")), requests);
+    let (per_request, r) = segments_per_request(requests);
     assert_eq!(r.total.successes, requests, "{r:?}");
     if tcp_peek_offset_supported() {
         assert!(

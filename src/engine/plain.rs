@@ -84,6 +84,21 @@ struct Conn {
 }
 
 impl Conn {
+    /// After a peek that left the response incomplete: peeking goes on only while the whole
+    /// response is known to be small; otherwise the peeked bytes leave the socket and the rest
+    /// is read normally.
+    fn settle_peek(&mut self) -> io::Result<()> {
+        if !self.peeking || self.unread == 0 {
+            return Ok(());
+        }
+        let unread = self.unread as u64;
+        if self.reader.body_left().is_some_and(|left| unread + left <= MAX_UNREAD) {
+            return Ok(());
+        }
+        self.peeking = false;
+        self.discard_unread()
+    }
+
     /// Takes the peeked bytes out of the socket (without copying them: `MSG_TRUNC`).
     fn discard_unread(&mut self) -> io::Result<()> {
         while self.unread > 0 {
@@ -507,18 +522,8 @@ impl Loop<'_> {
                 Ok(None) => {}
                 Err(e) => break Err(e),
             }
-            if conn.peeking && conn.unread > 0 {
-                // Incomplete: keep peeking only while the whole response is known to be small.
-                let small = conn
-                    .reader
-                    .body_left()
-                    .is_some_and(|left| conn.unread as u64 + left <= MAX_UNREAD);
-                if !small {
-                    conn.peeking = false;
-                    if let Err(e) = conn.discard_unread() {
-                        break Err(e);
-                    }
-                }
+            if let Err(e) = conn.settle_peek() {
+                break Err(e);
             }
             // Only read what the poller said is there: no `read` that is bound to fail.
             if !conn.readable {
