@@ -3,35 +3,14 @@
 //! Failure paths moto cannot produce run through the fault proxy placed at the provider's
 //! CloudFormation endpoint. Every test skips (with a note) when moto or Terraform is missing.
 
-#[allow(dead_code)]
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[allow(dead_code)]
-#[path = "support/moto.rs"]
-mod moto;
 mod support;
 
-use fault_proxy::{Fault, FaultProxy};
-use moto::{Moto, Seed};
-use support::terraform::{self, Terraform, Workspace};
+use support::fault_proxy::{self, Fault, FaultProxy};
+use support::moto::{self, workspace, Moto, Seed};
+use support::terraform;
+use support::{assert_clean, flat, runtime};
 
 const STACK: &str = "DLT-Load-Test-e2e";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// Starts moto (or skips) and seeds it.
-fn setup(rt: &tokio::runtime::Runtime) -> Option<(Moto, Seed)> {
-    terraform::primary()?;
-    let moto = Moto::start()?;
-    let seed = rt.block_on(moto.seed());
-    Some((moto, seed))
-}
 
 fn provider_block(moto: &Moto, cfn_endpoint: &str) -> String {
     moto.provider_block(&[("cloudformation", cfn_endpoint)])
@@ -74,39 +53,13 @@ fn stack_block(seed: &Seed, template: &str, extra_params: &str, extra: &str) -> 
     )
 }
 
-fn workspace(tf: &Terraform, hcl: &str) -> Workspace {
-    let mut ws = Workspace::new(tf, hcl);
-    ws.env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
-    ws
-}
-
-/// Terraform output with the diagnostic box drawing removed and whitespace collapsed, so message
-/// checks do not depend on line wrapping.
-fn flat(text: &str) -> String {
-    text.replace(['│', '╷', '╵'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Asserts none of `secrets` appears in `text`.
-#[track_caller]
-fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
-    for s in secrets {
-        assert!(!text.contains(s), "{what} contains a secret ({} chars)", s.len());
-    }
-}
-
 #[test]
 fn lifecycle_create_rotate_update_import_refresh_destroy() {
     terraform::for_each_terraform(|tf| {
         let rt = runtime();
-        let Some((moto, seed)) = setup(&rt) else { return };
+        let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+            return;
+        };
         let clients = rt.block_on(moto.clients());
         let hcl = |extra_params: &str, extra: &str| {
             provider_block(&moto, &moto.endpoint())
@@ -274,7 +227,9 @@ fn lifecycle_create_rotate_update_import_refresh_destroy() {
 #[test]
 fn inline_template_body_and_plan_time_validation() {
     let rt = runtime();
-    let Some((moto, seed)) = setup(&rt) else { return };
+    let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+        return;
+    };
     terraform::for_each_terraform(|tf| {
         let ws = workspace(tf, "");
         std::fs::write(ws.path().join("dlt.json"), moto::FIXTURE_TEMPLATE).expect("write template");
@@ -326,7 +281,9 @@ fn inline_template_body_and_plan_time_validation() {
 #[test]
 fn failed_create_names_the_failing_resource_and_taints() {
     let rt = runtime();
-    let Some((moto, seed)) = setup(&rt) else { return };
+    let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+        return;
+    };
     let tf = terraform::primary().expect("terraform");
     let proxy = FaultProxy::start(moto.port());
     let hcl = |extra: &str| {
@@ -409,7 +366,9 @@ fn failed_create_names_the_failing_resource_and_taints() {
 #[test]
 fn throttling_no_updates_password_policy_and_failed_delete() {
     let rt = runtime();
-    let Some((moto, seed)) = setup(&rt) else { return };
+    let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+        return;
+    };
     let clients = rt.block_on(moto.clients());
     let tf = terraform::primary().expect("terraform");
     let proxy = FaultProxy::start(moto.port());

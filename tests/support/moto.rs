@@ -15,6 +15,8 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use dlt_provider::aws::{Clients, Endpoints};
 
+use super::terraform::{self, Terraform, Workspace};
+
 /// Dummy credentials handed to every client and to Terraform; the secret is distinctive so tests
 /// can grep logs and state for it.
 pub const ACCESS_KEY_ID: &str = "AKIAMOTOTESTKEY00001";
@@ -258,6 +260,34 @@ impl Moto {
             password: seed_password.to_string(),
         }
     }
+}
+
+impl Moto {
+    /// Starts moto (or skips: `None` when Terraform or moto is missing) and seeds it.
+    pub fn start_seeded(rt: &tokio::runtime::Runtime) -> Option<(Moto, Seed)> {
+        terraform::primary()?;
+        let moto = Moto::start()?;
+        let seed = rt.block_on(moto.seed());
+        Some((moto, seed))
+    }
+}
+
+/// A workspace whose provider finds AWS credentials `key`/`secret` in its environment (moto
+/// accepts any) and nothing from the machine's own AWS configuration.
+pub fn workspace_as(tf: &Terraform, hcl: &str, key: &str, secret: &str) -> Workspace {
+    let mut ws = Workspace::new(tf, hcl);
+    ws.env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    ws
+}
+
+/// [`workspace_as`] with the moto test credentials.
+pub fn workspace(tf: &Terraform, hcl: &str) -> Workspace {
+    workspace_as(tf, hcl, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
 }
 
 impl Drop for Moto {

@@ -2,23 +2,20 @@
 //! IAM test credentials; the double runs each scenario for real with the local engine against a
 //! loopback target. Every load is bounded (≤ 2 s, capped request count).
 
-#[path = "support/dlt_double.rs"]
-mod dlt_double;
-#[path = "support/target.rs"]
-mod target;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
-use dlt_double::{DltDouble, DoubleConfig, Injection, ACCESS_KEY, REGION, SECRET_KEY};
 use dlt_provider::dlt::client::{DeleteOutcome, DltClient, DltClientConfig, RetryPolicy};
 use dlt_provider::dlt::model::TestStatus;
 use dlt_provider::dlt::runner::{CancelCause, DltRunner, PollPolicy, RunErrorKind, RunnerOptions};
 use dlt_provider::dlt::scenario::{Load, RequestSpec, Scenario, TestSpec};
 use serde_json::json;
-use target::{TargetConfig, TargetServer};
+use support::dlt_double::{DltDouble, DoubleConfig, Injection, ACCESS_KEY, REGION, SECRET_KEY};
+use support::target::{TargetConfig, TargetServer};
 use tokio_util::sync::CancellationToken;
 
 fn creds(access: &str, secret: &str, token: Option<&str>) -> SharedCredentialsProvider {

@@ -1,6 +1,6 @@
-//! Provider foundation under real Terraform: the schema Terraform sees, plan-time diagnostics for
-//! bad input, unknown values flowing between resources, and loading over mTLS with every
-//! available Terraform version.
+//! Provider schema and plan-time validation under real Terraform: the schema Terraform sees,
+//! plan-time diagnostics for bad input, unknown values flowing between resources, and loading
+//! over mTLS with every available Terraform version.
 
 mod support;
 

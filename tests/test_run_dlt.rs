@@ -2,35 +2,19 @@
 //! project's DLT API double for the REST API. The double runs each scenario for real with the
 //! local engine against a loopback target whose latency and error rate the test sets.
 
-#[path = "support/dlt_double.rs"]
-mod dlt_double;
-#[allow(dead_code)]
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[allow(dead_code)]
-#[path = "support/moto.rs"]
-mod moto;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use dlt_double::{DltDouble, DoubleConfig, Injection};
-use moto::{Moto, Seed};
+use support::dlt_double::{self, DltDouble, DoubleConfig, Injection};
+use support::moto::{self, workspace_as as workspace, Moto, Seed};
 use support::target::{TargetConfig, TargetServer};
-use support::terraform::{self, Terraform, Workspace};
+use support::{fault_proxy, flat, runtime, terraform};
 
 /// moto's `GetCredentialsForIdentity` answer (fixed values).
 const MOTO_IDENTITY_KEY: &str = "TESTACCESSKEY12345";
 const MOTO_IDENTITY_SECRET: &str = "ABCSECRETKEY";
 const MOTO_IDENTITY_TOKEN: &str = "ABC12345";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// A double that accepts both its own IAM test credentials and moto's identity-pool credentials.
 fn double(s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
@@ -61,18 +45,6 @@ fn cognito_block(seed: &Seed) -> String {
     }}"#,
         seed.user_pool_id, seed.client_id, seed.identity_pool_id, seed.username, seed.parameter
     )
-}
-
-/// A workspace whose provider signs with `key`/`secret` (moto accepts any credentials).
-fn workspace(tf: &Terraform, hcl: &str, key: &str, secret: &str) -> Workspace {
-    let mut ws = Workspace::new(tf, hcl);
-    ws.env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
-    ws
 }
 
 fn stack_block(seed: &Seed) -> String {
@@ -125,13 +97,6 @@ fn run_block(double: &DltDouble, url: &str, dlt_extra: &str, load: &str, gates: 
 }
 
 const LOAD: &str = r#"{ concurrency = 2, task_count = 1, ramp_up = "0s", hold_for = "1m" }"#;
-
-fn flat(text: &str) -> String {
-    text.replace(['│', '╷', '╵'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 #[test]
 fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out() {
