@@ -7,5 +7,6 @@ pub mod model;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod samples;
 pub mod scenario;
 pub mod stack_outputs;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Aggregated figures for the whole run or one label.
@@ -31,6 +32,27 @@ impl Stats {
             0.0
         } else {
             successes as f64 / requests as f64 * 100.0
+        }
+    }
+
+    /// The figures of one HDR histogram of latencies in microseconds, with its request counts,
+    /// over `seconds` of measurement (the local engine and merged raw samples both use it).
+    pub fn from_histogram(requests: u64, successes: u64, h: &Histogram<u64>, seconds: f64) -> Stats {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let empty = h.is_empty();
+        let q = |quantile: f64| if empty { 0.0 } else { ms(h.value_at_quantile(quantile)) };
+        Stats {
+            requests,
+            successes,
+            failures: requests.saturating_sub(successes),
+            success_rate: Stats::compute_success_rate(successes, requests),
+            throughput: if seconds > 0.0 { requests as f64 / seconds } else { 0.0 },
+            avg_response_time_ms: if empty { 0.0 } else { h.mean() / 1000.0 },
+            p50_ms: q(0.50),
+            p90_ms: q(0.90),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            max_ms: if empty { 0.0 } else { ms(h.max()) },
         }
     }
 }

@@ -130,7 +130,7 @@ impl ThreadStats {
             total_successes += acc.successes;
             labels.push(LabelResults {
                 label: name.clone(),
-                stats: stats(acc.requests, acc.successes, &acc.latency_us, seconds),
+                stats: Stats::from_histogram(acc.requests, acc.successes, &acc.latency_us, seconds),
             });
         }
         let mut status_codes = BTreeMap::new();
@@ -146,32 +146,13 @@ impl ThreadStats {
             }
         }
         RunResults {
-            total: stats(total_requests, total_successes, &total_hist, seconds),
+            total: Stats::from_histogram(total_requests, total_successes, &total_hist, seconds),
             duration_seconds: seconds,
             labels,
             status_codes,
             regions: BTreeMap::new(),
             percentile_method: "exact".to_string(),
         }
-    }
-}
-
-fn stats(requests: u64, successes: u64, h: &Histogram<u64>, seconds: f64) -> Stats {
-    let ms = |us: u64| us as f64 / 1000.0;
-    let empty = h.is_empty();
-    let q = |quantile: f64| if empty { 0.0 } else { ms(h.value_at_quantile(quantile)) };
-    Stats {
-        requests,
-        successes,
-        failures: requests - successes,
-        success_rate: Stats::compute_success_rate(successes, requests),
-        throughput: if seconds > 0.0 { requests as f64 / seconds } else { 0.0 },
-        avg_response_time_ms: if empty { 0.0 } else { h.mean() / 1000.0 },
-        p50_ms: q(0.50),
-        p90_ms: q(0.90),
-        p95_ms: q(0.95),
-        p99_ms: q(0.99),
-        max_ms: if empty { 0.0 } else { ms(h.max()) },
     }
 }
 
