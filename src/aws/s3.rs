@@ -1,9 +1,11 @@
-//! S3 uploads (JMeter scripts into the DLT scenarios bucket).
+//! S3: script uploads into the DLT scenarios bucket, and reading result objects back (listed by
+//! prefix, bodies streamed chunk by chunk so a multi-gigabyte sample file never sits in memory).
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use super::error::ErrorParts;
+use crate::dlt::samples::ChunkSink;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot upload s3://{bucket}/{key}: {cause}")]
@@ -35,4 +37,70 @@ pub async fn put_object(
             key: key.to_string(),
             cause: ErrorParts::from_sdk(&e),
         })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read s3://{bucket}/{key}: {cause}")]
+pub struct S3ReadError {
+    pub bucket: String,
+    pub key: String,
+    pub cause: String,
+}
+
+/// Every key under `prefix`, following continuation tokens.
+pub async fn list_keys(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, S3ReadError> {
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| S3ReadError {
+            bucket: bucket.to_string(),
+            key: prefix.to_string(),
+            cause: ErrorParts::from_sdk(&e).to_string(),
+        })?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+    }
+    Ok(keys)
+}
+
+/// Streams `s3://bucket/key` to `sink` as the body arrives (never the whole object in memory).
+pub async fn read_object(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    sink: &mut ChunkSink<'_>,
+) -> Result<(), S3ReadError> {
+    let err = |cause: String| S3ReadError {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        cause,
+    };
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| err(ErrorParts::from_sdk(&e).to_string()))?;
+    let mut body = out.body;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| err(format!("the download broke off: {e}")))?;
+        sink(&chunk).map_err(err)?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl crate::dlt::samples::ResultStore for Client {
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, String> {
+        list_keys(self, bucket, prefix).await.map_err(|e| e.cause)
+    }
+
+    async fn read(&self, bucket: &str, key: &str, sink: &mut ChunkSink<'_>) -> Result<(), String> {
+        read_object(self, bucket, key, sink).await.map_err(|e| e.cause)
+    }
 }

@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use hdrhistogram::Histogram;
 
 use crate::dlt::results::{LabelResults, RunResults, Stats};
@@ -43,7 +44,7 @@ const OVERLONG: &[u8] = b"\x00overlong";
 pub const METHOD_EXACT: &str = "exact (merged raw samples)";
 
 /// Which writer produced a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SampleFormat {
     /// JMeter CSV as Taurus configures it (`timeStamp,elapsed,label,responseCode,…,success,…`).
     Jtl,
@@ -153,6 +154,28 @@ impl SampleMerger {
 
     pub fn files(&self) -> u64 {
         self.files
+    }
+
+    /// Adds everything another merger (with the same window) read.
+    pub fn absorb(&mut self, other: SampleMerger) {
+        for acc in other.labels {
+            let slot = self.label_slot(acc.name.as_bytes());
+            if let Some(mine) = self.labels.get_mut(slot) {
+                // Same bounds on both sides: adding cannot fail.
+                let _ = mine.latency_us.add(&acc.latency_us);
+                mine.requests += acc.requests;
+                mine.successes += acc.successes;
+            }
+        }
+        for (code, n) in other.failures_by_code {
+            *self.failures_by_code.entry(code).or_insert(0) += n;
+        }
+        self.first_ms = self.first_ms.min(other.first_ms);
+        self.last_ms = self.last_ms.max(other.last_ms);
+        self.summary.samples += other.summary.samples;
+        self.summary.unreadable += other.summary.unreadable;
+        self.summary.excluded += other.summary.excluded;
+        self.files += other.files;
     }
 
     fn label_slot(&mut self, label: &[u8]) -> usize {
@@ -569,6 +592,130 @@ fn parse_millis_as_micros(b: &[u8]) -> Option<i64> {
     (ms.is_finite() && ms >= 0.0).then(|| (ms * 1000.0).round() as i64)
 }
 
+/// Where a streamed object's chunks go (declared outside the trait so `async_trait` leaves the
+/// chunk's lifetime higher-ranked).
+pub type ChunkSink<'a> = dyn for<'b> FnMut(&'b [u8]) -> Result<(), String> + Send + 'a;
+
+/// Reading result objects from the scenarios bucket: an S3 list and a streamed get, abstracted
+/// so the merge can be tested with an in-memory store (the S3 one is in `aws::s3`).
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// Every key under `prefix` (all pages).
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, String>;
+    /// Streams the object's bytes to `sink`, chunk by chunk; stops at the sink's first error.
+    async fn read(&self, bucket: &str, key: &str, sink: &mut ChunkSink<'_>) -> Result<(), String>;
+}
+
+/// Where one DLT v4 run's files are: `results/<testId>/<timestamp>_<testRunId>/` (the
+/// api-services' `startStepFunctionExecution` names the prefix `<ISO time>_<testRunId>`;
+/// several runs of one test share `results/<testId>/`).
+pub fn run_prefix_of(keys: &[String], test_id: &str, test_run_id: &str) -> Option<String> {
+    let base = format!("results/{test_id}/");
+    let suffix = format!("_{test_run_id}");
+    keys.iter()
+        .filter_map(|k| k.strip_prefix(&base)?.split('/').next())
+        .find(|dir| dir.ends_with(&suffix))
+        .map(|dir| format!("{base}{dir}/"))
+}
+
+/// What merging a run's raw samples gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExactResults {
+    pub results: RunResults,
+    /// Raw-sample files read (one per task that uploaded).
+    pub files: u64,
+    pub summary: FileSummary,
+    /// Files that could not be read at all (and why), already counted out of `files`.
+    pub unreadable_files: Vec<String>,
+}
+
+/// Why no exact figures could be computed; the caller falls back to DLT's and says this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExactError {
+    #[error("cannot list s3://{bucket}/{prefix}: {cause}")]
+    List {
+        bucket: String,
+        prefix: String,
+        cause: String,
+    },
+    #[error("no raw sample files (kpi-*.jtl / kpi-*.csv) under s3://{bucket}/{prefix}")]
+    NoFiles { bucket: String, prefix: String },
+    #[error("none of the {files} raw sample files under s3://{bucket}/{prefix} could be read: {cause}")]
+    Unreadable {
+        bucket: String,
+        prefix: String,
+        files: usize,
+        cause: String,
+    },
+}
+
+/// Lists the run's raw-sample files (`kpi-<uuid>-<region>.jtl|csv` directly under `prefix`) and
+/// merges them, one streamed file at a time. A file that fails mid-way is left out whole (its
+/// samples would be a partial task) and named in `unreadable_files`.
+pub async fn merge_run(
+    store: &dyn ResultStore,
+    bucket: &str,
+    prefix: &str,
+    window: Window,
+) -> Result<ExactResults, ExactError> {
+    let keys = store.list(bucket, prefix).await.map_err(|cause| ExactError::List {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        cause,
+    })?;
+    let mut files: Vec<(String, SampleFormat)> = keys
+        .into_iter()
+        .filter_map(|k| {
+            let name = k.strip_prefix(prefix)?;
+            if name.contains('/') || !name.starts_with("kpi-") {
+                return None;
+            }
+            let format = SampleFormat::from_key(name)?;
+            Some((k, format))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ExactError::NoFiles {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        });
+    }
+    let mut merger = SampleMerger::new(window);
+    let mut unreadable_files = Vec::new();
+    let mut read = 0u64;
+    for (key, format) in &files {
+        // Each file goes into a scratch merger first, so a file that breaks off contributes
+        // nothing rather than a partial task.
+        let mut scratch = SampleMerger::new(window);
+        let mut file = scratch.file(*format);
+        let mut sink = |chunk: &[u8]| file.push(chunk).map_err(|e| e.to_string());
+        let outcome = store.read(bucket, key, &mut sink).await;
+        match outcome.and_then(|()| file.finish().map(|_| ()).map_err(|e| e.to_string())) {
+            Ok(()) => {
+                merger.absorb(scratch);
+                read += 1;
+            }
+            Err(e) => unreadable_files.push(format!("{key}: {e}")),
+        }
+    }
+    if read == 0 {
+        return Err(ExactError::Unreadable {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            files: files.len(),
+            cause: unreadable_files.first().cloned().unwrap_or_default(),
+        });
+    }
+    let summary = merger.summary();
+    Ok(ExactResults {
+        results: merger.into_results(),
+        files: read,
+        summary,
+        unreadable_files,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -752,6 +899,87 @@ http_req_duration,1700000001,250.000000,,,,false,,GET,http://t/a,HTTP/1.1,defaul
         assert_eq!(r.status_codes.get("503"), Some(&1));
         assert!((r.total.max_ms - 250.0).abs() < 0.5);
         assert!((r.total.p50_ms - 12.5).abs() < 0.1, "{}", r.total.p50_ms);
+    }
+
+    /// An in-memory bucket that serves objects in small chunks and can break off one of them.
+    struct MemStore {
+        objects: BTreeMap<String, Vec<u8>>,
+        broken: Option<String>,
+    }
+
+    #[async_trait]
+    impl ResultStore for MemStore {
+        async fn list(&self, _bucket: &str, prefix: &str) -> Result<Vec<String>, String> {
+            Ok(self.objects.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        }
+        async fn read(&self, _bucket: &str, key: &str, sink: &mut ChunkSink<'_>) -> Result<(), String> {
+            let body = self.objects.get(key).ok_or("NoSuchKey")?;
+            for (i, chunk) in body.chunks(100).enumerate() {
+                if self.broken.as_deref() == Some(key) && i == 2 {
+                    return Err("connection reset".to_string());
+                }
+                sink(chunk)?;
+            }
+            Ok(())
+        }
+    }
+
+    fn task_file(latency: i64, n: i64) -> Vec<u8> {
+        let mut f = HEADER.to_string();
+        for i in 0..n {
+            f.push_str(&line(1_000_000 + i * 10, latency, "home", "200", true));
+        }
+        f.into_bytes()
+    }
+
+    #[tokio::test]
+    async fn merges_a_runs_files_and_leaves_out_a_broken_one_whole() {
+        let p = "results/T1/2026-12-02T07-40-41_RUN0000001/";
+        let mut objects = BTreeMap::new();
+        objects.insert(format!("{p}kpi-a-eu-west-1.jtl"), task_file(10, 50));
+        objects.insert(format!("{p}kpi-b-eu-west-1.jtl"), task_file(20, 50));
+        objects.insert(format!("{p}kpi-c-eu-west-1.jtl"), task_file(900, 50));
+        objects.insert(format!("{p}a-eu-west-1.xml"), b"<xml/>".to_vec());
+        objects.insert(format!("{p}completion/eu-west-1/t1"), Vec::new());
+        // another run of the same test
+        objects.insert(
+            "results/T1/2026-12-01T01-00-00_OLDRUN0001/kpi-z-eu-west-1.jtl".into(),
+            task_file(1, 50),
+        );
+        let keys: Vec<String> = objects.keys().cloned().collect();
+        assert_eq!(run_prefix_of(&keys, "T1", "RUN0000001").as_deref(), Some(p));
+        assert_eq!(run_prefix_of(&keys, "T1", "NOPE"), None);
+
+        let store = MemStore {
+            objects: objects.clone(),
+            broken: None,
+        };
+        let exact = merge_run(&store, "b", p, Window::default()).await.expect("merged");
+        assert_eq!(exact.files, 3);
+        assert_eq!(exact.results.total.requests, 150);
+        assert!((exact.results.total.max_ms - 900.0).abs() < 1.0);
+
+        let store = MemStore {
+            objects,
+            broken: Some(format!("{p}kpi-c-eu-west-1.jtl")),
+        };
+        let exact = merge_run(&store, "b", p, Window::default()).await.expect("merged");
+        assert_eq!(exact.files, 2);
+        assert_eq!(exact.results.total.requests, 100, "the broken file adds nothing");
+        assert_eq!(exact.unreadable_files.len(), 1);
+        assert!(exact.unreadable_files[0].contains("connection reset"));
+    }
+
+    #[tokio::test]
+    async fn no_files_is_an_error_the_caller_can_report() {
+        let store = MemStore {
+            objects: BTreeMap::new(),
+            broken: None,
+        };
+        let e = merge_run(&store, "b", "results/T/x_R/", Window::default())
+            .await
+            .expect_err("none");
+        assert!(matches!(e, ExactError::NoFiles { .. }), "{e}");
     }
 
     #[test]
