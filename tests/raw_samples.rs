@@ -18,7 +18,7 @@ fn task(n: usize, base: u64, spread: u64, seed: u64) -> (String, Vec<u64>) {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let ms = base + (x >> 33) % spread;
         let label = if i % 4 == 0 { "checkout" } else { "home" };
-        let (code, ok) = if (x >> 20) % 100 == 0 {
+        let (code, ok) = if (x >> 20).is_multiple_of(100) {
             ("503", false)
         } else {
             ("200", true)
