@@ -1,5 +1,9 @@
 """A small local HTTP target for the quickstart demo: answers GET/POST with a tiny body after a
-configurable delay, and fails a configurable fraction of requests with 500. Loopback only."""
+configurable delay, and fails a configurable fraction of requests with 500. Loopback only.
+
+Each response leaves in one send() on a TCP_NODELAY socket. `http.server` would write the head
+and the body in two sends; with Nagle's algorithm the second waits for the ACK of the first,
+which the client delays by ~40 ms, so a "20 ms" target measured ~64 ms."""
 import argparse
 import random
 import time
@@ -15,6 +19,7 @@ def main():
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # TCP_NODELAY on every accepted connection
 
         def _answer(self):
             length = int(self.headers.get("Content-Length") or 0)
@@ -23,11 +28,12 @@ def main():
             time.sleep(a.latency_ms / 1000.0)
             ok = random.random() >= a.error_rate
             body = b'{"status":"ok"}\n' if ok else b'{"status":"error"}\n'
-            self.send_response(200 if ok else 500)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            status = b"200 OK" if ok else b"500 Internal Server Error"
+            head = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+                status,
+                len(body),
+            )
+            self.wfile.write(head + body)  # one send: head and body together
 
         do_GET = do_POST = _answer
 
@@ -43,7 +49,8 @@ def main():
             pass
 
     server = Server(("127.0.0.1", a.port), Handler)
-    print(f"target listening on http://127.0.0.1:{a.port}/ (latency {a.latency_ms} ms, error rate {a.error_rate})", flush=True)
+    port = server.server_address[1]  # --port 0: a free port, printed for the caller
+    print(f"target listening on http://127.0.0.1:{port}/ (latency {a.latency_ms} ms, error rate {a.error_rate})", flush=True)
     server.serve_forever()
 
 
