@@ -7,6 +7,7 @@
 
 pub mod dlt_double;
 pub mod fault_proxy;
+pub mod mirror;
 pub mod moto;
 pub mod target;
 pub mod terraform;

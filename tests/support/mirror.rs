@@ -1,0 +1,172 @@
+//! A static file server over HTTPS on loopback, for Terraform's provider network mirror protocol
+//! (Terraform accepts only `https://` network mirrors). Its certificate, for `127.0.0.1` and
+//! `localhost`, is issued by a fresh test CA per server; clients trust it through the CA's PEM
+//! (Terraform: `SSL_CERT_FILE`). Records each request's path, so a test can tell that Terraform
+//! really went through the mirror. Stops on drop.
+
+use std::convert::Infallible;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// A test CA and a server certificate it issued.
+struct TestPki {
+    ca_pem: String,
+    cert: rustls_pki_types::CertificateDer<'static>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+}
+
+fn issue() -> TestPki {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "terraform-provider-dlt test CA");
+    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA certificate");
+
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("params");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    TestPki {
+        ca_pem: ca.pem(),
+        cert: cert.der().clone(),
+        key: rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    }
+}
+
+/// A running HTTPS file server for one directory.
+pub struct HttpsMirror {
+    port: u16,
+    ca_pem: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HttpsMirror {
+    /// Serves the files under `root` (GET only; no directory listings).
+    pub fn serve(root: &Path) -> HttpsMirror {
+        let pki = issue();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![pki.cert], pki.key)
+            .expect("server certificate");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mirror");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let root = root.to_path_buf();
+        let log = Arc::clone(&requests);
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                loop {
+                    let stream = tokio::select! {
+                        _ = &mut rx => return,
+                        accepted = listener.accept() => match accepted {
+                            Ok((s, _)) => s,
+                            Err(_) => continue,
+                        },
+                    };
+                    let (acceptor, root, log) = (acceptor.clone(), root.clone(), Arc::clone(&log));
+                    tokio::spawn(async move {
+                        let Ok(tls) = acceptor.accept(stream).await else { return };
+                        let svc = hyper::service::service_fn(move |req| {
+                            let (root, log) = (root.clone(), Arc::clone(&log));
+                            async move { Ok::<_, Infallible>(answer(&root, &log, &req)) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(tls), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        HttpsMirror {
+            port,
+            ca_pem: pki.ca_pem,
+            requests,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `https://127.0.0.1:<port>/`
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.port)
+    }
+
+    /// The test CA's certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Paths requested so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for HttpsMirror {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(root: &Path, log: &Mutex<Vec<String>>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    if let Ok(mut l) = log.lock() {
+        l.push(path.clone());
+    }
+    let status = |code: u16| {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        r
+    };
+    if req.method() != http::Method::GET {
+        return status(405);
+    }
+    let rel = PathBuf::from(path.trim_start_matches('/'));
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return status(404);
+    }
+    match std::fs::read(root.join(&rel)) {
+        Ok(bytes) => {
+            let mut r = Response::new(Full::new(Bytes::from(bytes)));
+            let kind = if path.ends_with(".json") {
+                "application/json"
+            } else {
+                "application/zip"
+            };
+            r.headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(kind));
+            r
+        }
+        Err(_) => status(404),
+    }
+}
