@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::gates::GateResult;
+use super::gates::{GateResult, Verdict};
 use super::results::RunResults;
 use super::scenario::TestSpec;
 
@@ -24,8 +24,6 @@ pub struct ReportMeta {
     pub finished_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
-    /// The run's verdict as the caller decided it (gates passed and something was measured).
-    pub passed: bool,
 }
 
 /// A report could not be written; the message names the file.
@@ -63,10 +61,10 @@ pub fn write_junit(
     path: &Path,
     spec: &TestSpec,
     results: &RunResults,
-    gates: &[GateResult],
+    verdict: &Verdict,
     meta: &ReportMeta,
 ) -> Result<(), ReportError> {
-    write_file(path, junit_xml(spec, results, gates, meta).as_bytes())
+    write_file(path, junit_xml(spec, results, verdict, meta).as_bytes())
 }
 
 /// Writes the JSON report: metadata, the test definition, results and gate verdicts.
@@ -74,14 +72,17 @@ pub fn write_json(
     path: &Path,
     spec: &TestSpec,
     results: &RunResults,
-    gates: &[GateResult],
+    verdict: &Verdict,
     meta: &ReportMeta,
 ) -> Result<(), ReportError> {
     let doc = JsonReport {
-        metadata: meta,
+        metadata: JsonMeta {
+            meta,
+            passed: verdict.passed,
+        },
         test: spec,
-        passed: meta.passed,
-        gates,
+        passed: verdict.passed,
+        gates: &verdict.gates,
         results,
     };
     let mut text = serde_json::to_vec_pretty(&doc).map_err(|source| ReportError::Encode {
@@ -94,15 +95,24 @@ pub fn write_json(
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    metadata: &'a ReportMeta,
+    metadata: JsonMeta<'a>,
     test: &'a TestSpec,
     passed: bool,
     gates: &'a [GateResult],
     results: &'a RunResults,
 }
 
+/// The metadata object of the JSON report: where and when, and the verdict.
+#[derive(Serialize)]
+struct JsonMeta<'a> {
+    #[serde(flatten)]
+    meta: &'a ReportMeta,
+    passed: bool,
+}
+
 /// The JUnit document as a string.
-pub fn junit_xml(spec: &TestSpec, r: &RunResults, gates: &[GateResult], meta: &ReportMeta) -> String {
+pub fn junit_xml(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &ReportMeta) -> String {
+    let gates = &verdict.gates;
     let run_ok = meta.status.is_empty() || meta.status == "complete";
     let cases: Vec<(String, Option<(String, String)>)> = if gates.is_empty() {
         let failure = if !run_ok {
@@ -110,7 +120,7 @@ pub fn junit_xml(spec: &TestSpec, r: &RunResults, gates: &[GateResult], meta: &R
                 format!("run {}", meta.status),
                 format!("the run ended with status {:?}", meta.status),
             ))
-        } else if r.total.requests == 0 {
+        } else if !verdict.measured {
             Some((
                 "no requests were measured".to_string(),
                 "the run completed without a single request".to_string(),
@@ -267,7 +277,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::dlt::gates::Gates;
+    use crate::dlt::gates::{Gates, Limit};
     use crate::dlt::results::Stats;
     use crate::dlt::scenario::{Load, RequestSpec, Scenario};
 
@@ -312,6 +322,10 @@ mod tests {
         }
     }
 
+    fn no_gates() -> Verdict {
+        Verdict::of(&Gates::default(), &results())
+    }
+
     fn meta() -> ReportMeta {
         ReportMeta {
             test_id: "local-1".into(),
@@ -320,7 +334,6 @@ mod tests {
             started_at: "2025-01-02T03:04:05+01:00".into(),
             finished_at: "2025-01-02T03:04:15+01:00".into(),
             console_url: None,
-            passed: false,
         }
     }
 
@@ -393,12 +406,12 @@ mod tests {
 
     #[test]
     fn junit_has_one_testcase_per_gate_and_failures() {
-        let gates = Gates {
-            min_success_rate: Some(95.0),
-            max_p95: Some(Duration::from_millis(100)),
-            ..Gates::default()
-        }
-        .evaluate(&results());
+        let mut gates = Gates::default();
+        gates.set("min_success_rate", Limit::Number(95.0)).unwrap();
+        gates
+            .set("max_p95", Limit::Duration(Duration::from_millis(100)))
+            .unwrap();
+        let gates = Verdict::of(&gates, &results());
         let xml = junit_xml(&spec("check<out> & \"more\""), &results(), &gates, &meta());
         let tags = check_well_formed(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
         assert_eq!(tags.iter().filter(|t| *t == "testcase").count(), 2);
@@ -417,7 +430,7 @@ mod tests {
 
     #[test]
     fn junit_without_gates_has_run_completed() {
-        let xml = junit_xml(&spec("t"), &results(), &[], &meta());
+        let xml = junit_xml(&spec("t"), &results(), &no_gates(), &meta());
         check_well_formed(&xml).unwrap();
         assert!(xml.contains("<testcase name=\"run completed\""), "{xml}");
         assert!(!xml.contains("<failure"), "{xml}");
@@ -425,7 +438,7 @@ mod tests {
             status: "cancelled".into(),
             ..meta()
         };
-        let xml = junit_xml(&spec("t"), &results(), &[], &cancelled);
+        let xml = junit_xml(&spec("t"), &results(), &no_gates(), &cancelled);
         check_well_formed(&xml).unwrap();
         assert!(xml.contains("<failure message=\"run cancelled\""), "{xml}");
     }
@@ -440,11 +453,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let junit = dir.path().join("a/b/report.xml");
         let json = dir.path().join("c/report.json");
-        let gates = Gates {
-            max_failures: Some(10),
-            ..Gates::default()
-        }
-        .evaluate(&results());
+        let mut gates = Gates::default();
+        gates.set("max_failures", Limit::Count(10)).unwrap();
+        let gates = Verdict::of(&gates, &results());
         write_junit(&junit, &spec("t"), &results(), &gates, &meta()).unwrap();
         write_json(&json, &spec("t"), &results(), &gates, &meta()).unwrap();
         let xml = std::fs::read_to_string(&junit).unwrap();
@@ -465,7 +476,7 @@ mod tests {
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "x").unwrap();
         let path = blocker.join("report.xml");
-        let err = write_junit(&path, &spec("t"), &results(), &[], &meta()).unwrap_err();
+        let err = write_junit(&path, &spec("t"), &results(), &no_gates(), &meta()).unwrap_err();
         assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
     }
 }

@@ -86,25 +86,3 @@ pub mod duration_str {
         parse_duration(&s).map_err(serde::de::Error::custom)
     }
 }
-
-/// Serde helper for `Option<Duration>` as an optional duration string.
-pub mod opt_duration_str {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::dlt::duration::{format_duration, parse_duration};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_str(&format_duration(*d)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s = Option::<String>::deserialize(d)?;
-        s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{EngineError, EngineOptions};
 use crate::dlt::duration::parse_duration;
-use crate::dlt::gates::{all_passed, format_table, GateResult};
+use crate::dlt::gates::{GateResult, Verdict};
 use crate::dlt::report::{self, ReportMeta};
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Scenario, TestSpec};
@@ -128,7 +128,7 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let gates = spec.gates.evaluate(&results);
+    let verdict = Verdict::of(&spec.gates, &results);
     let meta = ReportMeta {
         test_id: format!("local-{}", std::process::id()),
         engine: "local".to_string(),
@@ -136,17 +136,16 @@ pub fn main(args: &[String]) -> ExitCode {
         started_at,
         finished_at,
         console_url: None,
-        passed: results.total.requests > 0 && all_passed(&gates),
     };
     let mut failed_io = false;
     if let Some(path) = &args.junit {
-        if let Err(e) = report::write_junit(path, &spec, &results, &gates, &meta) {
+        if let Err(e) = report::write_junit(path, &spec, &results, &verdict, &meta) {
             eprintln!("error: {e}");
             failed_io = true;
         }
     }
     if let Some(path) = &args.report {
-        if let Err(e) = report::write_json(path, &spec, &results, &gates, &meta) {
+        if let Err(e) = report::write_json(path, &spec, &results, &verdict, &meta) {
             eprintln!("error: {e}");
             failed_io = true;
         }
@@ -155,9 +154,9 @@ pub fn main(args: &[String]) -> ExitCode {
         let doc = JsonOutput {
             name: &spec.name,
             status: &meta.status,
-            passed: meta.passed,
+            passed: verdict.passed,
             results: &results,
-            gates: &gates,
+            gates: &verdict.gates,
         };
         match serde_json::to_string_pretty(&doc) {
             Ok(s) => println!("{s}"),
@@ -167,7 +166,7 @@ pub fn main(args: &[String]) -> ExitCode {
             }
         }
     } else {
-        print!("{}", summary(&spec.name, &results, &gates));
+        print!("{}", summary(&spec.name, &results, &verdict));
     }
     if cancelled {
         eprintln!("run cancelled: results are partial");
@@ -176,7 +175,7 @@ pub fn main(args: &[String]) -> ExitCode {
     if failed_io {
         return ExitCode::from(2);
     }
-    if meta.passed {
+    if verdict.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -194,7 +193,7 @@ struct JsonOutput<'a> {
 }
 
 /// Human-readable results and gate table.
-pub fn summary(name: &str, r: &RunResults, gates: &[GateResult]) -> String {
+pub fn summary(name: &str, r: &RunResults, verdict: &Verdict) -> String {
     use std::fmt::Write as _;
     let t = &r.total;
     let mut s = String::new();
@@ -226,12 +225,12 @@ pub fn summary(name: &str, r: &RunResults, gates: &[GateResult]) -> String {
             );
         }
     }
-    if gates.is_empty() {
+    if verdict.gates.is_empty() {
         let _ = writeln!(s, "no gates configured");
     } else {
         let _ = writeln!(s);
-        s.push_str(&format_table(gates));
-        let _ = writeln!(s, "{}", if all_passed(gates) { "PASSED" } else { "FAILED" });
+        s.push_str(&verdict.table());
+        let _ = writeln!(s, "{}", if verdict.passed { "PASSED" } else { "FAILED" });
     }
     s
 }

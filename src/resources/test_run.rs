@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::dlt::duration::{format_duration, parse_duration};
-use crate::dlt::gates::{all_passed, format_table, GateResult, Gates};
+use crate::dlt::gates::{GateResult, Verdict};
 use crate::dlt::report::{self, ReportMeta};
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Load, RequestSpec, Scenario, TestSpec};
@@ -51,10 +51,6 @@ pub(crate) fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 fn requests_from(list: &Value) -> Vec<RequestSpec> {
     list.elements()
         .iter()
@@ -75,7 +71,9 @@ fn check_local_requests(d: &mut Diagnostics, requests: &[RequestSpec]) {
 
 /// Builds the domain test definition from a wholly known configuration.
 pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
-    let mut d = test_run_schema::validate(config);
+    let mut d = Diagnostics::new();
+    test_run_schema::validate_except_gates(&mut d, config);
+    let gates = test_run_schema::parse_gates(&mut d, config.get("gates"));
     let scenario_v = config.get("scenario");
     let scenario = match scenario_v.get("type").as_str().unwrap_or("simple") {
         "jmeter" => Scenario::Jmeter {
@@ -97,17 +95,6 @@ pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
         regions: load_v.get("regions").to_string_list(),
         ramp_up: dur(load_v.get("ramp_up")).unwrap_or_default(),
         hold_for: dur(load_v.get("hold_for")).unwrap_or_default(),
-    };
-    let g = config.get("gates");
-    let gates = Gates {
-        min_success_rate: num(g.get("min_success_rate")),
-        max_p50: dur(g.get("max_p50")),
-        max_p90: dur(g.get("max_p90")),
-        max_p95: dur(g.get("max_p95")),
-        max_p99: dur(g.get("max_p99")),
-        max_avg_response_time: dur(g.get("max_avg_response_time")),
-        min_throughput: num(g.get("min_throughput")),
-        max_failures: g.get("max_failures").as_i64().map(|n| n.max(0) as u64),
     };
     if let Scenario::Simple { requests } = &scenario {
         if config.get("dlt").is_null() && !d.has_errors() {
@@ -181,46 +168,41 @@ fn gates_value(gates: &[GateResult]) -> Value {
     )
 }
 
-/// Whether the run passed: every gate passed, and it measured something.
-pub fn run_passed(results: &RunResults, gates: &[GateResult]) -> bool {
-    results.total.requests > 0 && all_passed(gates)
-}
-
 /// The state after a run: the planned arguments plus every computed attribute.
-fn state_from(planned: &Value, rec: &RunRecord, gates: &[GateResult]) -> Value {
+fn state_from(planned: &Value, rec: &RunRecord, verdict: &Verdict) -> Value {
     let mut state = planned.clone();
     state.set("id", Value::string(&rec.id));
     state.set("engine", Value::string(rec.engine));
     state.set("status", Value::string(&rec.status));
-    state.set("passed", Value::Bool(run_passed(&rec.results, gates)));
+    state.set("passed", Value::Bool(verdict.passed));
     state.set("started_at", Value::string(&rec.started_at));
     state.set("finished_at", Value::string(&rec.finished_at));
     state.set("console_url", Value::opt_string(rec.console_url.clone()));
     state.set("results", results_value(&rec.results));
-    state.set("gate_results", gates_value(gates));
+    state.set("gate_results", gates_value(&verdict.gates));
     state
 }
 
 /// The diagnostic for failed gates: one table of every gate.
-fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, gates: &[GateResult], fail: bool) -> Diagnostic {
-    let failed = gates.iter().filter(|g| !g.passed).count();
+fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, verdict: &Verdict, fail: bool) -> Diagnostic {
     let t = &rec.results.total;
-    let mut detail = if gates.is_empty() {
+    let mut detail = if verdict.gates.is_empty() {
         format!("Test {:?} completed no requests, so it proves nothing.\n", spec.name)
     } else {
         format!(
-            "{failed} of {} quality gates failed for test {:?} ({} engine, id {}): {} requests, {} failures, {:.1}s.\n\n{}",
-            gates.len(),
+            "{} of {} quality gates failed for test {:?} ({} engine, id {}): {} requests, {} failures, {:.1}s.\n\n{}",
+            verdict.failed(),
+            verdict.gates.len(),
             spec.name,
             rec.engine,
             rec.id,
             t.requests,
             t.failures,
             rec.results.duration_seconds,
-            format_table(gates)
+            verdict.table()
         )
     };
-    if t.requests == 0 {
+    if !verdict.measured {
         detail.push_str("\nNo request completed: every gate fails when nothing was measured.\n");
     }
     if let Some(url) = &rec.console_url {
@@ -329,7 +311,7 @@ fn local_id() -> String {
 }
 
 /// Writes the configured reports; failures become error diagnostics naming the attribute.
-fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, gates: &[GateResult]) -> Diagnostics {
+fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, verdict: &Verdict) -> Diagnostics {
     let mut d = Diagnostics::new();
     let report_cfg = config.get("report");
     let meta = ReportMeta {
@@ -339,15 +321,14 @@ fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, gates: &[Gate
         started_at: rec.started_at.clone(),
         finished_at: rec.finished_at.clone(),
         console_url: rec.console_url.clone(),
-        passed: run_passed(&rec.results, gates),
     };
     if let Some(path) = report_cfg.get("junit_path").as_str() {
-        if let Err(e) = report::write_junit(path.as_ref(), spec, &rec.results, gates, &meta) {
+        if let Err(e) = report::write_junit(path.as_ref(), spec, &rec.results, verdict, &meta) {
             d.attr_error("report.junit_path", "Could not write JUnit report", e.to_string());
         }
     }
     if let Some(path) = report_cfg.get("json_path").as_str() {
-        if let Err(e) = report::write_json(path.as_ref(), spec, &rec.results, gates, &meta) {
+        if let Err(e) = report::write_json(path.as_ref(), spec, &rec.results, verdict, &meta) {
             d.attr_error("report.json_path", "Could not write JSON report", e.to_string());
         }
     }
@@ -410,7 +391,11 @@ impl Resource for TestRunResource {
                     // A run that started on DLT exists there: keep its id so destroy can delete it.
                     return match state_rec {
                         Some(rec) => Outcome {
-                            state: Some(state_from(planned, &rec, &[])),
+                            state: Some(state_from(
+                                planned,
+                                &rec,
+                                &Verdict::of(&Default::default(), &rec.results),
+                            )),
                             ..Outcome::default()
                         }
                         .with_diagnostics(d),
@@ -425,10 +410,10 @@ impl Resource for TestRunResource {
                 Err(d) => return Outcome::failed(d),
             }
         };
-        let gates = spec.gates.evaluate(&rec.results);
-        let passed = run_passed(&rec.results, &gates);
+        let verdict = Verdict::of(&spec.gates, &rec.results);
+        let passed = verdict.passed;
         let fail_on_gate = planned.get("fail_on_gate").as_bool().unwrap_or(true);
-        let mut diags = write_reports(planned, &spec, &rec, &gates);
+        let mut diags = write_reports(planned, &spec, &rec, &verdict);
         log::info!(
             "dlt_test_run {:?}: {} requests, success rate {:.2}%, p95 {:.1} ms: {}",
             spec.name,
@@ -438,10 +423,10 @@ impl Resource for TestRunResource {
             if passed { "passed" } else { "FAILED" }
         );
         if !passed {
-            diags.push(gate_diagnostic(&spec, &rec, &gates, fail_on_gate));
+            diags.push(gate_diagnostic(&spec, &rec, &verdict, fail_on_gate));
         }
         Outcome {
-            state: Some(state_from(planned, &rec, &gates)),
+            state: Some(state_from(planned, &rec, &verdict)),
             private: Vec::new(),
             diagnostics: diags,
         }

@@ -1,6 +1,7 @@
 //! Schema and plan-time validation of `dlt_test_run`: every argument forces a new run, and every
 //! problem that can be found offline is reported here with the attribute's path.
 
+use crate::dlt::gates::{Gates, Limit, Unit, GATES};
 use crate::plugin::{timeouts_block, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use super::checks;
@@ -35,46 +36,6 @@ pub fn gate_result_type() -> Type {
         ("actual", Type::String),
         ("passed", Type::Bool),
     ])
-}
-
-/// Gate names and their value kind, in the order the table lists them.
-pub const GATES: [(&str, GateKind, &str); 8] = [
-    (
-        "min_success_rate",
-        GateKind::Percent,
-        "Minimum percent of requests that succeeded (0–100).",
-    ),
-    (
-        "max_p50",
-        GateKind::Duration,
-        "Maximum median response time, e.g. `\"300ms\"`.",
-    ),
-    ("max_p90", GateKind::Duration, "Maximum 90th percentile response time."),
-    (
-        "max_p95",
-        GateKind::Duration,
-        "Maximum 95th percentile response time, e.g. `\"1.5s\"`.",
-    ),
-    ("max_p99", GateKind::Duration, "Maximum 99th percentile response time."),
-    (
-        "max_avg_response_time",
-        GateKind::Duration,
-        "Maximum mean response time.",
-    ),
-    (
-        "min_throughput",
-        GateKind::Rate,
-        "Minimum throughput in requests per second.",
-    ),
-    ("max_failures", GateKind::Count, "Maximum number of failed requests."),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GateKind {
-    Percent,
-    Duration,
-    Rate,
-    Count,
 }
 
 fn replace(a: Attribute) -> Attribute {
@@ -152,9 +113,9 @@ pub fn schema() -> Schema {
     ];
     let gates = GATES
         .iter()
-        .map(|(name, kind, desc)| match kind {
-            GateKind::Duration => Attribute::string(name).optional().describe(desc),
-            _ => Attribute::number(name).optional().describe(desc),
+        .map(|g| match g.unit {
+            Unit::Duration => Attribute::string(g.name).optional().describe(g.description),
+            Unit::Percent | Unit::Count | Unit::Rate => Attribute::number(g.name).optional().describe(g.description),
         })
         .collect();
     let report = vec![
@@ -206,16 +167,44 @@ pub fn schema() -> Schema {
 /// Offline validation of a (possibly partly unknown) configuration.
 pub fn validate(config: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
-    checks::non_empty(&mut d, "name", config.get("name"));
+    validate_except_gates(&mut d, config);
+    parse_gates(&mut d, config.get("gates"));
+    d
+}
+
+/// `gates`: one limit per attribute set, each checked in its gate's unit; null and unknown
+/// attributes are left out (Terraform validates again once they are known).
+pub fn parse_gates(d: &mut Diagnostics, gates: &Value) -> Gates {
+    let mut out = Gates::default();
+    for g in &GATES {
+        let path = format!("gates.{}", g.name);
+        let v = gates.get(g.name);
+        let (min, max) = g.unit.bounds();
+        let limit = match g.unit {
+            Unit::Duration => checks::duration(d, &path, v).map(Limit::Duration),
+            Unit::Count => checks::int_in_range(d, &path, v, min as i64, max as i64).map(|n| Limit::Count(n as u64)),
+            Unit::Percent | Unit::Rate => checks::number_in_range(d, &path, v, min, max).map(Limit::Number),
+        };
+        if let Some(limit) = limit {
+            // The limit was read in the gate's own unit, so it fits.
+            let _ = out.set(g.name, limit);
+        }
+    }
+    out
+}
+
+/// Everything but `gates`.
+pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
+    checks::non_empty(d, "name", config.get("name"));
 
     let dlt = config.get("dlt");
     let on_dlt = !dlt.is_null();
     if on_dlt {
-        checks::http_url(&mut d, "dlt.api_endpoint", dlt.get("api_endpoint"));
-        checks::http_url(&mut d, "dlt.console_url", dlt.get("console_url"));
+        checks::http_url(d, "dlt.api_endpoint", dlt.get("api_endpoint"));
+        checks::http_url(d, "dlt.console_url", dlt.get("console_url"));
         let cognito = dlt.get("cognito");
         checks::one_of(
-            &mut d,
+            d,
             "dlt.cognito.auth_flow",
             cognito.get("auth_flow"),
             &["USER_PASSWORD_AUTH", "USER_SRP_AUTH"],
@@ -227,14 +216,14 @@ pub fn validate(config: &Value) -> Diagnostics {
             "username",
             "password_ssm_parameter",
         ] {
-            checks::non_empty(&mut d, &format!("dlt.cognito.{name}"), cognito.get(name));
+            checks::non_empty(d, &format!("dlt.cognito.{name}"), cognito.get(name));
         }
     }
 
     let scenario = config.get("scenario");
     let kind = match scenario.get("type") {
         Value::Null => Some("simple"),
-        v => checks::one_of(&mut d, "scenario.type", v, &["simple", "jmeter"]),
+        v => checks::one_of(d, "scenario.type", v, &["simple", "jmeter"]),
     };
     let requests = scenario.get("requests");
     match kind {
@@ -287,7 +276,7 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
     for (i, r) in requests.elements().iter().enumerate() {
         let p = format!("scenario.requests[{i}]");
-        checks::http_url(&mut d, &format!("{p}.url"), r.get("url"));
+        checks::http_url(d, &format!("{p}.url"), r.get("url"));
         if let Some(m) = r.get("method").as_str() {
             let ok = !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic());
             if !ok {
@@ -319,11 +308,11 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
 
     let load = config.get("load");
-    checks::int_in_range(&mut d, "load.concurrency", load.get("concurrency"), 1, 100_000);
-    checks::int_in_range(&mut d, "load.task_count", load.get("task_count"), 1, 10_000);
-    checks::duration(&mut d, "load.ramp_up", load.get("ramp_up"));
-    checks::positive_duration(&mut d, "load.hold_for", load.get("hold_for"));
-    checks::positive_duration(&mut d, "load.request_timeout", load.get("request_timeout"));
+    checks::int_in_range(d, "load.concurrency", load.get("concurrency"), 1, 100_000);
+    checks::int_in_range(d, "load.task_count", load.get("task_count"), 1, 10_000);
+    checks::duration(d, "load.ramp_up", load.get("ramp_up"));
+    checks::positive_duration(d, "load.hold_for", load.get("hold_for"));
+    checks::positive_duration(d, "load.request_timeout", load.get("request_timeout"));
     for (i, r) in load.get("regions").elements().iter().enumerate() {
         if let Some(s) = r.as_str() {
             let ok = !s.is_empty()
@@ -339,31 +328,80 @@ pub fn validate(config: &Value) -> Diagnostics {
         }
     }
 
-    let gates = config.get("gates");
-    for (name, kind, _) in GATES {
-        let path = format!("gates.{name}");
-        let v = gates.get(name);
-        match kind {
-            GateKind::Percent => {
-                checks::number_in_range(&mut d, &path, v, 0.0, 100.0);
-            }
-            GateKind::Duration => {
-                checks::duration(&mut d, &path, v);
-            }
-            GateKind::Rate => {
-                checks::number_in_range(&mut d, &path, v, 0.0, f64::MAX);
-            }
-            GateKind::Count => {
-                checks::int_in_range(&mut d, &path, v, 0, i64::MAX);
-            }
-        }
+    let report = config.get("report");
+    checks::non_empty(d, "report.junit_path", report.get("junit_path"));
+    checks::non_empty(d, "report.json_path", report.get("json_path"));
+    let timeouts = config.get("timeouts");
+    checks::positive_duration(d, "timeouts.create", timeouts.get("create"));
+    checks::positive_duration(d, "timeouts.delete", timeouts.get("delete"));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn gate_paths(d: &Diagnostics) -> Vec<String> {
+        d.iter()
+            .filter_map(|x| x.attribute.as_ref().map(|p| p.to_string()))
+            .collect()
     }
 
-    let report = config.get("report");
-    checks::non_empty(&mut d, "report.junit_path", report.get("junit_path"));
-    checks::non_empty(&mut d, "report.json_path", report.get("json_path"));
-    let timeouts = config.get("timeouts");
-    checks::positive_duration(&mut d, "timeouts.create", timeouts.get("create"));
-    checks::positive_duration(&mut d, "timeouts.delete", timeouts.get("delete"));
-    d
+    #[test]
+    fn every_gate_of_the_table_is_in_the_schema_and_parses() {
+        let schema = schema();
+        let gates_attr = schema
+            .block
+            .attributes
+            .iter()
+            .find(|a| a.name == "gates")
+            .and_then(|a| a.nested_attributes())
+            .map(|(nested, _)| nested.iter().map(|a| a.name.clone()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let table: Vec<String> = GATES.iter().map(|g| g.name.to_string()).collect();
+        assert_eq!(gates_attr, table);
+
+        let config = Value::object(GATES.iter().map(|g| {
+            let v = match g.unit {
+                Unit::Duration => Value::string("250ms"),
+                Unit::Count => Value::int(3),
+                Unit::Percent | Unit::Rate => Value::float(12.5),
+            };
+            (g.name, v)
+        }));
+        let mut d = Diagnostics::new();
+        let gates = parse_gates(&mut d, &config);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(gates.iter().count(), GATES.len());
+        assert_eq!(gates.get("max_p95"), Some(Limit::Duration(Duration::from_millis(250))));
+        assert_eq!(gates.get("max_failures"), Some(Limit::Count(3)));
+        assert_eq!(gates.get("min_success_rate"), Some(Limit::Number(12.5)));
+    }
+
+    #[test]
+    fn bad_gates_name_their_path_and_unknowns_wait() {
+        let config = Value::object([
+            ("min_success_rate", Value::int(120)),
+            ("max_p95", Value::string("fast")),
+            ("max_failures", Value::float(1.5)),
+            ("min_throughput", Value::float(-1.0)),
+            ("max_p99", Value::Unknown),
+        ]);
+        let mut d = Diagnostics::new();
+        let gates = parse_gates(&mut d, &config);
+        assert_eq!(
+            gate_paths(&d),
+            [
+                "gates.min_success_rate",
+                "gates.max_p95",
+                "gates.min_throughput",
+                "gates.max_failures"
+            ]
+        );
+        assert!(gates.is_empty());
+        let mut d = Diagnostics::new();
+        assert!(parse_gates(&mut d, &Value::Null).is_empty());
+        assert!(d.is_empty());
+    }
 }
