@@ -1,6 +1,6 @@
-//! DLT client and runner against the DLT API test double (v3.2.1 contract), signed with static
-//! IAM test credentials; the double runs each scenario for real with the local engine against a
-//! loopback target. Every load is bounded (≤ 2 s, capped request count).
+//! DLT client and runner against the DLT API test double, each test in both its v3.2.1 and v4.2.3
+//! modes, signed with static IAM test credentials; the double runs each scenario for real with the
+//! local engine against a loopback target. Every load is bounded (≤ 2 s, capped request count).
 
 mod support;
 
@@ -14,7 +14,7 @@ use dlt_provider::dlt::model::TestStatus;
 use dlt_provider::dlt::runner::{CancelCause, DltRunner, PollPolicy, RunErrorKind, RunnerOptions};
 use dlt_provider::dlt::scenario::{Load, RequestSpec, Scenario, TestSpec};
 use serde_json::json;
-use support::dlt_double::{DltDouble, DoubleConfig, Injection, ACCESS_KEY, REGION, SECRET_KEY};
+use support::dlt_double::{DltDouble, DltVersion, DoubleConfig, Injection, ACCESS_KEY, REGION, SECRET_KEY};
 use support::target::{TargetConfig, TargetServer};
 use tokio_util::sync::CancellationToken;
 
@@ -47,8 +47,8 @@ fn options(double: &DltDouble) -> RunnerOptions {
     let c = double.config();
     let mut o = RunnerOptions::new(REGION, Duration::from_secs(20));
     let mut poll = PollPolicy::default().scaled(c.time_scale);
-    poll.provisioning_estimate = c.provisioning.mul_f64(c.time_scale);
-    poll.finish_estimate = c.finish.mul_f64(c.time_scale);
+    poll.provisioning_estimate = (c.queued + c.provisioning).mul_f64(c.time_scale);
+    poll.finish_estimate = (c.finish + c.cleanup).mul_f64(c.time_scale);
     o.poll = poll;
     o.cancel_wait = Duration::from_secs(3);
     o.scenarios_bucket = Some("dlt-scenarios".into());
@@ -81,14 +81,13 @@ fn spec(url: String, hold: Duration) -> TestSpec {
 /// A 1-minute DLT hold that takes 1 s of real time (scale 1/60).
 const HOLD: Duration = Duration::from_secs(60);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passing_run_results_match_the_target() {
+async fn passing_run_results_match_the_target(version: DltVersion) {
     let target = TargetServer::start(TargetConfig {
         latency: Duration::from_millis(20),
         error_rate: 0.1,
         ..Default::default()
     });
-    let double = DltDouble::start(DoubleConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let runner = DltRunner::new(client(&double));
     let mut opts = options(&double);
     opts.test_id = Some("PassRun001".into());
@@ -143,10 +142,9 @@ async fn passing_run_results_match_the_target() {
     assert!(per_5s <= 1.0, "{per_5s} calls per 5 s");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_run_reports_error_reason_and_keeps_the_id() {
+async fn failed_run_reports_error_reason_and_keeps_the_id(version: DltVersion) {
     let target = TargetServer::start(TargetConfig::default());
-    let double = DltDouble::start(DoubleConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     double.fail_next_run("Failed to run Fargate tasks.");
     let runner = DltRunner::new(client(&double));
     let err = runner
@@ -167,10 +165,9 @@ async fn failed_run_reports_error_reason_and_keeps_the_id() {
     assert_eq!(item["status"], "failed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interrupt_cancels_the_dlt_run() {
+async fn interrupt_cancels_the_dlt_run(version: DltVersion) {
     let target = TargetServer::start(TargetConfig::default());
-    let double = DltDouble::start(DoubleConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let runner = DltRunner::new(client(&double));
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
@@ -196,14 +193,21 @@ async fn interrupt_cancels_the_dlt_run() {
     let id = err.test_id.expect("id");
     let item = double.item(&id).expect("item");
     assert_eq!(item["status"], "cancelled");
-    assert_eq!(item["endTime"], "running", "v3.2.1 leaves endTime at running on cancel");
+    if version.is_v4() {
+        // v4: endTime "" and a history row for the cancelled run (§9).
+        assert_eq!(item["endTime"], "", "{item}");
+        let detail = runner.client().get_scenario(&id).await.expect("detail");
+        assert_eq!(detail.history.len(), 1, "{:?}", detail.history);
+        assert_eq!(detail.raw["history"][0]["status"], "cancelled");
+    } else {
+        assert_eq!(item["endTime"], "running", "v3.2.1 leaves endTime at running on cancel");
+    }
     assert_eq!(double.call_count("POST /scenarios/{id}"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timeout_cancels_and_says_so() {
+async fn timeout_cancels_and_says_so(version: DltVersion) {
     let target = TargetServer::start(TargetConfig::default());
-    let double = DltDouble::start(DoubleConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let runner = DltRunner::new(client(&double));
     let mut opts = options(&double);
     opts.timeout = Duration::from_millis(300);
@@ -224,10 +228,9 @@ async fn timeout_cancels_and_says_so() {
     assert!(err.to_string().contains("timeout"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_and_server_errors_are_retried_without_double_start() {
+async fn throttling_and_server_errors_are_retried_without_double_start(version: DltVersion) {
     let target = TargetServer::start(TargetConfig::default());
-    let double = DltDouble::start(DoubleConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     double.inject(Injection::new(
         "POST /scenarios",
         429,
@@ -261,10 +264,9 @@ async fn throttling_and_server_errors_are_retried_without_double_start() {
     assert!(c.stats().retries >= 6, "{:?}", c.stats());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ambiguous_start_is_resolved_without_a_second_post() {
+async fn ambiguous_start_is_resolved_without_a_second_post(version: DltVersion) {
     let target = TargetServer::start(TargetConfig::default());
-    let double = DltDouble::start(DoubleConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     // DLT started the run but the answer was lost behind a 504.
     let mut inj = Injection::new("POST /scenarios", 504, r#"{"message":"Endpoint request timed out"}"#, 1);
     inj.after_effect = true;
@@ -281,9 +283,8 @@ async fn ambiguous_start_is_resolved_without_a_second_post() {
     assert_eq!(double.executions("Ambig00001"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refuses_to_start_over_a_running_test() {
-    let double = DltDouble::start(DoubleConfig::default());
+async fn refuses_to_start_over_a_running_test(version: DltVersion) {
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     double.seed("Busy000001", "running");
     let runner = DltRunner::new(client(&double));
     let mut opts = options(&double);
@@ -301,9 +302,8 @@ async fn refuses_to_start_over_a_running_test() {
     assert_eq!(double.call_count("POST /scenarios"), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_and_already_gone() {
-    let double = DltDouble::start(DoubleConfig::default());
+async fn delete_and_already_gone(version: DltVersion) {
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     double.seed("Done000001", "complete");
     let runner = DltRunner::new(client(&double));
     assert_eq!(
@@ -328,9 +328,8 @@ async fn delete_and_already_gone() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigv4_is_verified() {
-    let double = DltDouble::start(DoubleConfig::default());
+async fn sigv4_is_verified(version: DltVersion) {
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let bad_secret = client_with(&double, creds(ACCESS_KEY, "wrong-secret", None));
     let err = bad_secret.list_scenarios().await.expect_err("403");
     assert_eq!(err.status(), Some(403));
@@ -356,7 +355,7 @@ async fn sigv4_is_verified() {
     assert_eq!(http.get(uri).await.expect("response").status(), 403);
 
     // Session tokens (Cognito identity-pool credentials) are signed and checked.
-    let mut cfg = DoubleConfig::default();
+    let mut cfg = DoubleConfig::for_version(version);
     cfg.credentials.insert(
         "ASIATEMP".into(),
         ("temp-secret".into(), Some("session-token-1".into())),
@@ -373,10 +372,12 @@ async fn sigv4_is_verified() {
         .contains("security token"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validation_errors_come_back_with_dlt_text() {
-    let double = DltDouble::start(DoubleConfig::default());
+async fn validation_errors_come_back_with_dlt_text(version: DltVersion) {
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let c = client(&double);
+    if version.is_v4() {
+        return v4_contract(&double, &c).await;
+    }
     let base = json!({
         "testName": "v", "testDescription": "validation", "showLive": false, "testType": "simple", "fileType": "none",
         "testTaskConfigs": [{"region": REGION, "taskCount": 2, "concurrency": 1}],
@@ -436,9 +437,152 @@ async fn validation_errors_come_back_with_dlt_text() {
     assert!(err.is_not_found(), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jmeter_needs_the_script_in_s3() {
-    let double = DltDouble::start(DoubleConfig::default());
+/// A valid simple-test body for `testId`.
+fn valid_body(test_id: &str) -> serde_json::Value {
+    json!({
+        "testId": test_id, "testName": "contract", "testDescription": "v4 contract", "showLive": false,
+        "testType": "simple", "fileType": "none",
+        "testTaskConfigs": [{"region": REGION, "taskCount": 1, "concurrency": 1}],
+        "regionalTaskDetails": {REGION: {"dltAvailableTasks": 5}},
+        "testScenario": {"execution": [{"ramp-up": "0s", "hold-for": "1m", "scenario": "contract"}],
+                         "scenarios": {"contract": {"requests": [{"url": "http://127.0.0.1:9/", "method": "GET", "body": "", "headers": {}}]}}}
+    })
+}
+
+/// The v4.2.3 double's contract (§7, §9) as the client sees it: `"CODE: message"` bodies, 404 for
+/// a missing test, 405, 409 on deleting a live test, the time-unit rules, `/testruns` needing a
+/// query string, strict query keys, `/baseline`, `/stack-info` and history for every run.
+async fn v4_contract(double: &DltDouble, c: &DltClient) {
+    let mut p = valid_body("Contract01");
+    p["testScenario"]["execution"][0]["hold-for"] = json!("1h");
+    let err = c.start_scenario(&p).await.expect_err("1h");
+    assert_eq!(err.status(), Some(400));
+    assert!(
+        err.to_string().contains("InvalidParameter: Invalid hold-for unit"),
+        "{err}"
+    );
+    p["testScenario"]["execution"][0]["hold-for"] = json!("1m30s");
+    let err = c.start_scenario(&p).await.expect_err("1m30s");
+    assert!(err.to_string().contains("INVALID_REQUEST_BODY"), "{err}");
+    p["testScenario"]["execution"][0]["hold-for"] = json!("1m");
+    p["testScenario"]["execution"][0]["ramp-up"] = json!(30);
+    let err = c.start_scenario(&p).await.expect_err("numeric ramp-up");
+    assert!(err.to_string().contains("Invalid ramp-up unit"), "{err}");
+    let mut p = valid_body("Contract01");
+    p["testName"] = json!("ab");
+    let err = c.start_scenario(&p).await.expect_err("short name");
+    assert!(err.to_string().contains("INVALID_REQUEST_BODY: testName"), "{err}");
+
+    // Accepted: queued, no testRunId in the answer, v4's extra fields.
+    let answer = c.start_scenario(&valid_body("Contract01")).await.expect("accepted");
+    assert_eq!(answer["status"], "queued", "{answer}");
+    assert!(answer.get("testRunId").is_none());
+    assert_eq!(answer["healthyThreshold"], 90);
+    // Deleting a live test: 409 TEST_RUNNING.
+    let err = c.delete_scenario("Contract01").await.expect_err("409");
+    assert!(err.is_conflict() && err.to_string().contains("TEST_RUNNING"), "{err}");
+    let err = c.get_scenario("Missing001").await.expect_err("missing");
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        err.is_not_found()
+            && err
+                .to_string()
+                .contains("TEST_NOT_FOUND: testId 'Missing001' not found")
+    );
+
+    // Raw routes, signed like the client signs (the client has no call for them).
+    let raw = |method: &'static str, path: &'static str| async move {
+        let url = format!("{}{path}", double.endpoint().trim_end_matches('/'));
+        signed(method, &url).await
+    };
+    let (status, body) = raw("GET", "/scenarios/Contract01/testruns").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("reading 'limit'"), "{body}");
+    let (status, body) = raw("GET", "/scenarios/Contract01/testruns?limit=5&latest=true").await;
+    assert_eq!(status, 200, "{body}");
+    let runs: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(runs["testRuns"].as_array().map(Vec::len), Some(1), "{runs}");
+    assert_eq!(runs["pagination"]["limit"], 5);
+    let (status, body) = raw("GET", "/scenarios/Contract01?bogus=1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("INVALID_QUERY_PARAMETER"), "{body}");
+    let (status, body) = raw("PUT", "/scenarios").await;
+    assert_eq!(status, 405, "{body}");
+    assert!(body.contains("METHOD_NOT_ALLOWED"), "{body}");
+    let (status, body) = raw("GET", "/stack-info").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"version\":\"v4.2.3\""), "{body}");
+    let (status, body) = raw("GET", "/scenarios/Contract01/baseline").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"baselineId\":null"), "{body}");
+
+    // Cancel: `cancelling` for ≥ 30 DLT seconds, then cancelled with a history row.
+    c.cancel_scenario("Contract01").await.expect("cancel");
+    assert_eq!(
+        c.get_scenario("Contract01").await.expect("detail").status,
+        TestStatus::Cancelling
+    );
+    let cancelling = double.config().cancel_delay.mul_f64(double.config().time_scale);
+    assert!(double.config().cancel_delay >= Duration::from_secs(30));
+    tokio::time::sleep(cancelling + Duration::from_millis(300)).await;
+    let d = c.get_scenario("Contract01").await.expect("detail");
+    assert_eq!(d.status, TestStatus::Cancelled);
+    assert_eq!(d.raw["history"][0]["status"], "cancelled", "{}", d.raw);
+    assert_eq!(
+        c.delete_scenario("Contract01").await.expect("delete"),
+        DeleteOutcome::Deleted
+    );
+}
+
+/// One SigV4-signed request to the double (for routes the client has no call for).
+async fn signed(method: &str, url: &str) -> (u16, String) {
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_smithy_runtime_api::client::identity::Identity;
+    let identity: Identity = creds(ACCESS_KEY, SECRET_KEY, None)
+        .provide_credentials()
+        .await
+        .expect("creds")
+        .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("execute-api")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("params")
+        .into();
+    let signable = SignableRequest::new(method, url, std::iter::empty(), SignableBody::Bytes(b"")).expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(String::new())
+        .expect("request");
+    instructions.apply_to_request_http1x(&mut req);
+    let uri: http::Uri = url.parse().expect("uri");
+    let addr = format!("{}:{}", uri.host().unwrap_or_default(), uri.port_u16().unwrap_or(80));
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let (parts, body) = req.into_parts();
+    let mut req = http::Request::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from(body)));
+    req.headers_mut().insert(
+        "host",
+        uri.authority().expect("authority").as_str().parse().expect("host"),
+    );
+    let resp = sender.send_request(req).await.expect("send");
+    let status = resp.status().as_u16();
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn jmeter_needs_the_script_in_s3(version: DltVersion) {
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("checkout.jmx");
     std::fs::write(&script, "<jmeterTestPlan/>").expect("write");
@@ -481,9 +625,8 @@ async fn jmeter_needs_the_script_in_s3() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_answers_time_out_and_are_retried_for_reads() {
-    let double = DltDouble::start(DoubleConfig::default());
+async fn slow_answers_time_out_and_are_retried_for_reads(version: DltVersion) {
+    let double = DltDouble::start(DoubleConfig::for_version(version));
     let mut slow = Injection::new("GET /scenarios", 504, r#"{"message":"Endpoint request timed out"}"#, 1);
     slow.delay = Duration::from_millis(1500);
     double.inject(slow);
@@ -504,3 +647,5 @@ async fn slow_answers_time_out_and_are_retried_for_reads() {
         vec![REGION.to_string()]
     );
 }
+
+crate::in_both_dlt_modes!(async: passing_run_results_match_the_target, failed_run_reports_error_reason_and_keeps_the_id, interrupt_cancels_the_dlt_run, timeout_cancels_and_says_so, throttling_and_server_errors_are_retried_without_double_start, ambiguous_start_is_resolved_without_a_second_post, refuses_to_start_over_a_running_test, delete_and_already_gone, sigv4_is_verified, validation_errors_come_back_with_dlt_text, jmeter_needs_the_script_in_s3, slow_answers_time_out_and_are_retried_for_reads);

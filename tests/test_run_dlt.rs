@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::dlt_double::{self, DltDouble, DoubleConfig, Injection};
+use support::dlt_double::{self, DltDouble, DltVersion, DoubleConfig, Injection};
 use support::moto::{self, workspace_as as workspace, Moto, Seed};
 use support::target::{TargetConfig, TargetServer};
 use support::{fault_proxy, flat, runtime, terraform};
@@ -16,11 +16,12 @@ const MOTO_IDENTITY_KEY: &str = "TESTACCESSKEY12345";
 const MOTO_IDENTITY_SECRET: &str = "ABCSECRETKEY";
 const MOTO_IDENTITY_TOKEN: &str = "ABC12345";
 
-/// A double that accepts both its own IAM test credentials and moto's identity-pool credentials.
-fn double(s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
+/// A double of one DLT release that accepts both its own IAM test credentials and moto's
+/// identity-pool credentials.
+fn double(version: DltVersion, s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
     let mut config = DoubleConfig {
         s3_bucket,
-        ..DoubleConfig::default()
+        ..DoubleConfig::for_version(version)
     };
     config.credentials.insert(
         MOTO_IDENTITY_KEY.to_string(),
@@ -98,8 +99,7 @@ fn run_block(double: &DltDouble, url: &str, dlt_extra: &str, load: &str, gates: 
 
 const LOAD: &str = r#"{ concurrency = 2, task_count = 1, ramp_up = "0s", hold_for = "1m" }"#;
 
-#[test]
-fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out() {
+fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out(version: DltVersion) {
     let Some(tf) = terraform::primary() else {
         return eprintln!("SKIP: no terraform");
     };
@@ -110,7 +110,7 @@ fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out() {
         latency: Duration::from_millis(10),
         ..TargetConfig::default()
     });
-    let double = double(None);
+    let double = double(version, None);
     let cognito = r#"    console_url = dlt_stack.main.console_url
     cognito = {
       user_pool_id           = dlt_stack.main.user_pool_id
@@ -201,8 +201,7 @@ fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out() {
     assert_eq!(double.call_count("DELETE /scenarios/{id}"), 2, "{:?}", double.calls());
 }
 
-#[test]
-fn iam_signed_failing_gate_fails_apply_and_retries_throttling() {
+fn iam_signed_failing_gate_fails_apply_and_retries_throttling(version: DltVersion) {
     let Some(tf) = terraform::primary() else {
         return eprintln!("SKIP: no terraform");
     };
@@ -211,7 +210,7 @@ fn iam_signed_failing_gate_fails_apply_and_retries_throttling() {
         error_rate: 0.2,
         ..TargetConfig::default()
     });
-    let double = double(None);
+    let double = double(version, None);
     // Throttling and a gateway error on status polls are retried.
     double.inject(Injection::new(
         "GET /scenarios/{id}",
@@ -260,14 +259,13 @@ fn iam_signed_failing_gate_fails_apply_and_retries_throttling() {
     assert!(double.item(&first).is_none(), "the tainted run was deleted from DLT");
 }
 
-#[test]
-fn dlt_failed_status_reports_error_reason_and_keeps_the_id() {
+fn dlt_failed_status_reports_error_reason_and_keeps_the_id(version: DltVersion) {
     let Some(tf) = terraform::primary() else {
         return eprintln!("SKIP: no terraform");
     };
     let Some(moto) = Moto::start() else { return };
     let target = TargetServer::start(TargetConfig::default());
-    let double = double(None);
+    let double = double(version, None);
     double.fail_next_run("Failed to run Fargate tasks.");
     let hcl = format!(
         "{}{}",
@@ -302,7 +300,7 @@ fn interrupt_cancels_the_running_dlt_test() {
         .unwrap_or(primary);
     let Some(moto) = Moto::start() else { return };
     let target = TargetServer::start(TargetConfig::default());
-    let double = double(None);
+    let double = double(DltVersion::V321, None);
     // 30 DLT minutes = 30 s of real time at the double's 1/60 scale.
     let load = r#"{ concurrency = 1, hold_for = "30m" }"#;
     let hcl = format!(
@@ -340,8 +338,7 @@ fn interrupt_cancels_the_running_dlt_test() {
     );
 }
 
-#[test]
-fn jmeter_script_is_uploaded_to_the_scenarios_bucket() {
+fn jmeter_script_is_uploaded_to_the_scenarios_bucket(version: DltVersion) {
     let Some(tf) = terraform::primary() else {
         return eprintln!("SKIP: no terraform");
     };
@@ -351,7 +348,7 @@ fn jmeter_script_is_uploaded_to_the_scenarios_bucket() {
     let bucket = "dlt-e2e-scenarios";
     rt.block_on(clients.s3.create_bucket().bucket(bucket).send())
         .expect("create scenarios bucket");
-    let double = double(Some((clients.s3.clone(), bucket.to_string())));
+    let double = double(version, Some((clients.s3.clone(), bucket.to_string())));
     let hcl = format!(
         r#"{provider}
 resource "dlt_test_run" "jm" {{
@@ -401,7 +398,7 @@ fn temporary_password_user_points_at_admin_password() {
     // NEW_PASSWORD_REQUIRED, which must point the user at dlt_stack.admin_password.
     rt.block_on(moto.set_password(&seed, false));
     let target = TargetServer::start(TargetConfig::default());
-    let double = double(None);
+    let double = double(DltVersion::V321, None);
     let cognito = cognito_block(&seed);
     let hcl = format!(
         "{}{}",
@@ -424,8 +421,7 @@ fn temporary_password_user_points_at_admin_password() {
     );
 }
 
-#[test]
-fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime() {
+fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime(version: DltVersion) {
     let Some(tf) = terraform::primary() else {
         return eprintln!("SKIP: no terraform");
     };
@@ -438,7 +434,7 @@ fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime() {
     let proxy = fault_proxy::FaultProxy::start(moto.port());
     proxy.add("GetCredentialsForIdentity", fault_proxy::Fault::ExpireIn(6), None);
     let target = TargetServer::start(TargetConfig::default());
-    let double = double(None);
+    let double = double(version, None);
     let cognito = cognito_block(&seed);
     // 10 DLT minutes = 10 s of real time: longer than the credentials' 6 s lifetime.
     let load = r#"{ concurrency = 1, hold_for = "10m" }"#;
@@ -462,3 +458,5 @@ fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime() {
     assert_eq!(double.auth_failures(), 0, "every signed call was accepted");
     assert_eq!(ws.attributes("dlt_test_run.gate")["passed"], true);
 }
+
+crate::in_both_dlt_modes!(sync: stack_then_cognito_signed_run_passes_and_keeps_secrets_out, iam_signed_failing_gate_fails_apply_and_retries_throttling, dlt_failed_status_reports_error_reason_and_keeps_the_id, jmeter_script_is_uploaded_to_the_scenarios_bucket, cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime);

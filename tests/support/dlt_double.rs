@@ -1,8 +1,24 @@
-//! A test double of the DLT REST API (v3.2.1 contract, `shared/reference/dlt-api.md` §8) on
-//! loopback: `/prod` routes, SigV4 verification with known test credentials, §5.2 validation with
-//! the exact bodies, §3.2/§3.3 shapes, a scaled clock for the run lifecycle, results produced by
-//! really running the scenario with the local engine and converted to DLT's §3.4 JSON types,
-//! cancel/delete per §4, JMeter's S3 check, failure injection and per-route call counters.
+//! A test double of the DLT REST API on loopback, in two modes ([`DltVersion`]):
+//!
+//! - **v3.2.1** (`shared/reference/dlt-api.md` §8): `/prod` routes, §5.2 validation with the exact
+//!   bodies (`[object Object]`, TypeError texts as plain 400s), §3.2/§3.3 shapes, `running` until
+//!   `complete`, history only for completed runs, `cancelling` that ends at once, and 403 "Missing
+//!   Authentication Token" for every v4 path.
+//! - **v4.2.3** (§7, §9): `queued` → `provisioning` → `running` → `parsing results` → `cleaning
+//!   up` → `complete`; `cancelling` lasting ≥ 30 DLT seconds; `"CODE: message"` JSON-string error
+//!   bodies with 404/405/409; 409 on deleting a live test; history rows for every run (written at
+//!   the start, finished at the end, cancelled and failed included); `/testruns` that needs a query
+//!   string, `/baseline`, `/stack-info`; strict query keys; the v4 time-unit rules; k6 and Locust
+//!   scripts read from `public/test-scenarios/<type>/<testId>.<ext>`.
+//!
+//! Both: SigV4 verification with known test credentials, a scaled clock for the run lifecycle,
+//! results produced by really running the scenario with the local engine and converted to DLT's
+//! §3.4 JSON types, failure injection and per-route call counters.
+//!
+//! Every run is planned as per-task work ([`RunPlan::tasks`], each with its task uuid, and the
+//! run's S3 prefix `results/<testId>/<ISO time>_<testRunId>/`), so per-task output (the raw
+//! `kpi-<uuid>-<region>.jtl` files of v4, with per-task latency skew) can be written where the
+//! real containers write it without changing the lifecycle.
 //!
 //! The server runs on its own thread and runtime (like the test target), so it works under any
 //! test runtime, and stops when dropped.
@@ -39,18 +55,48 @@ const BAD_TOKEN: &str = r#"{"message":"The security token included in the reques
 const NOT_FOUND_TYPEERROR: &str = "TypeError: Cannot read properties of undefined (reading 'testTaskConfigs')";
 const OBJECT_OBJECT: &str = "[object Object]";
 
+/// Which DLT release the double behaves like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DltVersion {
+    /// Upstream v3.2.1 (and the seed's modified v3.2.1: same API).
+    V321,
+    /// v4.2.3.
+    V423,
+}
+
+impl DltVersion {
+    pub const ALL: [DltVersion; 2] = [DltVersion::V321, DltVersion::V423];
+
+    pub fn is_v4(self) -> bool {
+        self == DltVersion::V423
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            DltVersion::V321 => "v3.2.1",
+            DltVersion::V423 => "v4.2.3",
+        }
+    }
+}
+
 /// The double's behaviour. DLT times (provisioning, ramp-up, hold-for) are multiplied by
 /// `time_scale` to get real time.
 #[derive(Debug, Clone)]
 pub struct DoubleConfig {
+    pub version: DltVersion,
     pub region: String,
     /// DLT seconds → real seconds.
     pub time_scale: f64,
     /// Fargate provisioning (DLT time).
     pub provisioning: Duration,
-    /// From the tasks' end to `complete` (DLT time): upload, poll slack, parsing.
+    /// From the tasks' end to the results (DLT time): upload, poll slack, parsing (v4:
+    /// `parsing results`).
     pub finish: Duration,
-    /// How long `cancelling` lasts (DLT time).
+    /// v4 only: `queued` before `provisioning` (DLT time).
+    pub queued: Duration,
+    /// v4 only: `cleaning up` before `complete` (DLT time; the real test-cleanup sleeps 30 s).
+    pub cleanup: Duration,
+    /// How long `cancelling` lasts (DLT time; v4's test-cleanup makes it ≥ 30 s).
     pub cancel_delay: Duration,
     /// Region rows (`region-<r>`).
     pub regions: Vec<String>,
@@ -71,11 +117,15 @@ pub struct DoubleConfig {
 impl Default for DoubleConfig {
     fn default() -> DoubleConfig {
         DoubleConfig {
+            version: DltVersion::V321,
             region: REGION.to_string(),
             time_scale: 1.0 / 60.0,
             provisioning: Duration::from_secs(30),
             finish: Duration::from_secs(20),
-            cancel_delay: Duration::from_secs(10),
+            queued: Duration::ZERO,
+            cleanup: Duration::ZERO,
+            // v3.2.1's canceler is not awaited: `cancelling` lasts under a second (§9).
+            cancel_delay: Duration::from_millis(500),
             regions: vec![REGION.to_string()],
             vcpu_details: json!({ REGION: {"vCPULimit": 4000, "vCPUsPerTask": 2, "vCPUsInUse": 10} }),
             credentials: [(ACCESS_KEY.to_string(), (SECRET_KEY.to_string(), None))].into(),
@@ -84,6 +134,29 @@ impl Default for DoubleConfig {
             engine_request_timeout: Duration::from_secs(2),
             s3_bucket: None,
         }
+    }
+}
+
+impl DoubleConfig {
+    /// The defaults of one DLT release: v4.2.3 queues first, parses briefly, cleans up for
+    /// 30 s and takes ≥ 30 s to cancel (all DLT time, scaled by `time_scale`).
+    pub fn for_version(version: DltVersion) -> DoubleConfig {
+        let base = DoubleConfig::default();
+        match version {
+            DltVersion::V321 => base,
+            DltVersion::V423 => DoubleConfig {
+                version,
+                queued: Duration::from_secs(5),
+                finish: Duration::from_secs(3),
+                cleanup: Duration::from_secs(30),
+                cancel_delay: Duration::from_secs(35),
+                ..base
+            },
+        }
+    }
+
+    pub fn v4() -> DoubleConfig {
+        DoubleConfig::for_version(DltVersion::V423)
     }
 }
 
@@ -120,6 +193,7 @@ enum Phase {
     Provisioning,
     Running,
     Finishing,
+    Cancelling,
     Done,
 }
 
@@ -131,6 +205,8 @@ struct Test {
     completed_at: Option<Instant>,
     /// How many POSTs started an execution of this test (double-start detection).
     executions: u32,
+    /// The current (or last) run's `testRunId`, made at the start.
+    run_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -329,6 +405,7 @@ impl DltDouble {
                 cancel: None,
                 completed_at: None,
                 executions: 0,
+                run_id: None,
             },
         );
     }
@@ -359,6 +436,11 @@ fn lambda_error(text: &str) -> Response<Full<Bytes>> {
     respond(400, text.to_string())
 }
 
+/// The v4 envelope: the status and `"CODE: message"` as a JSON string.
+fn v4_error(status: u16, text: &str) -> Response<Full<Bytes>> {
+    respond(status, serde_json::to_vec(&json!(text)).unwrap_or_default())
+}
+
 fn now_dlt() -> String {
     let t = time::OffsetDateTime::now_utc();
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
@@ -377,6 +459,37 @@ impl Ctx {
         d.mul_f64(self.config.time_scale)
     }
 
+    fn v4(&self) -> bool {
+        self.config.version.is_v4()
+    }
+
+    /// An error as the release answers it: v3.2.1 = 400 + plain `err.toString()`; v4 = the given
+    /// status + the text as a JSON string.
+    fn error(&self, v4_status: u16, text: &str) -> Response<Full<Bytes>> {
+        if self.v4() {
+            v4_error(v4_status, text)
+        } else {
+            lambda_error(text)
+        }
+    }
+
+    fn not_found(&self, test_id: &str) -> Response<Full<Bytes>> {
+        if self.v4() {
+            v4_error(404, &format!("TEST_NOT_FOUND: testId '{test_id}' not found"))
+        } else {
+            lambda_error(NOT_FOUND_TYPEERROR)
+        }
+    }
+
+    /// A §5.2 rule broken: v3.2.1 hides it behind `[object Object]`, v4 names it.
+    fn invalid(&self, code: &str, message: &str) -> Response<Full<Bytes>> {
+        if self.v4() {
+            v4_error(400, &format!("{code}: {message}"))
+        } else {
+            lambda_error(OBJECT_OBJECT)
+        }
+    }
+
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
@@ -390,14 +503,25 @@ impl Ctx {
         };
         let rest = rest.trim_end_matches('/');
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-        let (route_path, id) = match segments.as_slice() {
-            ["regions"] => ("/regions", None),
-            ["scenarios"] => ("/scenarios", None),
-            ["scenarios", id] => ("/scenarios/{id}", Some(id.to_string())),
-            ["tasks"] => ("/tasks", None),
-            ["vCPUDetails"] => ("/vCPUDetails", None),
+        let v4 = self.v4();
+        let (route_path, id, run_id) = match segments.as_slice() {
+            ["regions"] => ("/regions", None, None),
+            ["scenarios"] => ("/scenarios", None, None),
+            ["scenarios", id] => ("/scenarios/{id}", Some(id.to_string()), None),
+            ["scenarios", id, "testruns"] if v4 => ("/scenarios/{id}/testruns", Some(id.to_string()), None),
+            ["scenarios", id, "testruns", run] if v4 => (
+                "/scenarios/{id}/testruns/{runId}",
+                Some(id.to_string()),
+                Some(run.to_string()),
+            ),
+            ["scenarios", id, "baseline"] if v4 => ("/scenarios/{id}/baseline", Some(id.to_string()), None),
+            ["stack-info"] if v4 => ("/stack-info", None, None),
+            ["tasks"] => ("/tasks", None, None),
+            ["vCPUDetails"] => ("/vCPUDetails", None, None),
+            // API Gateway: an unknown path (every v4 path on v3.2.1) is "Missing Authentication Token".
             _ => return respond(403, MISSING_TOKEN),
         };
+        let query = parts.uri.query().filter(|q| !q.is_empty()).map(query_pairs);
         if parts.method == http::Method::OPTIONS {
             return respond(200, "{}");
         }
@@ -422,11 +546,15 @@ impl Ctx {
                 tokio::time::sleep(inj.delay).await;
             }
             if inj.after_effect {
-                let _ = self.clone().dispatch(&method, route_path, id, &body).await;
+                let _ = self
+                    .clone()
+                    .dispatch(&method, route_path, id, run_id, query.as_deref(), &body)
+                    .await;
             }
             return respond(inj.status, inj.body);
         }
-        self.dispatch(&method, route_path, id, &body).await
+        self.dispatch(&method, route_path, id, run_id, query.as_deref(), &body)
+            .await
     }
 
     async fn dispatch(
@@ -434,21 +562,49 @@ impl Ctx {
         method: &str,
         route_path: &str,
         id: Option<String>,
+        run_id: Option<String>,
+        query: Option<&[(String, String)]>,
         body: &[u8],
     ) -> Response<Full<Bytes>> {
-        let path_for_error = match &id {
-            Some(_) => "/scenarios/{testId}".to_string(),
-            None => route_path.to_string(),
-        };
+        let path_for_error = route_path.replace("{id}", "{testId}");
+        if self.v4() {
+            // v4 validates query keys per resource (unknown keys → 400).
+            let allowed: &[&str] = match route_path {
+                "/scenarios" => &["op", "tags"],
+                "/scenarios/{id}" => &["history", "latest"],
+                "/scenarios/{id}/testruns" => &["limit", "start_timestamp", "end_timestamp", "latest", "next_token"],
+                "/scenarios/{id}/baseline" => &["data"],
+                _ => &[],
+            };
+            if let Some((k, _)) = query
+                .unwrap_or_default()
+                .iter()
+                .find(|(k, _)| !allowed.contains(&k.as_str()))
+            {
+                return v4_error(
+                    400,
+                    &format!("INVALID_QUERY_PARAMETER: Unrecognized key(s) in object: '{k}'"),
+                );
+            }
+        }
+        let id = id.as_deref().unwrap_or_default();
         match (method, route_path) {
             ("GET", "/regions") => ok_json(&self.regions_body()),
             ("GET", "/scenarios") => ok_json(&self.list_body()),
             ("POST", "/scenarios") => self.post_scenario(body),
-            ("GET", "/scenarios/{id}") => self.get_detail(id.as_deref().unwrap_or_default()),
-            ("POST", "/scenarios/{id}") => self.cancel(id.as_deref().unwrap_or_default()),
-            ("DELETE", "/scenarios/{id}") => self.delete(id.as_deref().unwrap_or_default()),
+            ("GET", "/scenarios/{id}") => self.get_detail(id),
+            ("POST", "/scenarios/{id}") => self.cancel(id),
+            ("DELETE", "/scenarios/{id}") => self.delete(id),
+            ("GET", "/scenarios/{id}/testruns") => self.test_runs(id, query),
+            ("GET", "/scenarios/{id}/testruns/{runId}") => self.test_run(id, run_id.as_deref().unwrap_or_default()),
+            ("GET" | "PUT" | "DELETE", "/scenarios/{id}/baseline") => self.baseline(method, id, query, body),
+            ("GET", "/stack-info") => ok_json(&self.stack_info()),
             ("GET", "/tasks") => ok_json(&json!([])),
             ("GET", "/vCPUDetails") => ok_json(&self.config.vcpu_details),
+            (m, _) if self.v4() => v4_error(
+                405,
+                &format!("METHOD_NOT_ALLOWED: Method: {m} not supported for this resource: {path_for_error}"),
+            ),
             (m, _) => lambda_error(&format!(
                 "Error: Method: {m} not supported for this resource: {path_for_error} "
             )),
@@ -490,49 +646,71 @@ impl Ctx {
                         m.insert(k.into(), v.clone());
                     }
                 }
+                if self.v4() {
+                    m.insert("totalTestRuns".into(), json!(t.history.len()));
+                }
                 Value::Object(m)
             })
             .collect();
         json!({"Items": items})
     }
 
-    /// §5.2 validation and the start of a run (§3.1, §3.2, §4).
+    /// §5.2 validation (v4: §7's schema and §9's code rules) and the start of a run (§3.1, §3.2, §4).
     fn post_scenario(self: Arc<Self>, body: &[u8]) -> Response<Full<Bytes>> {
-        let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
-            return respond(502, r#"{"message":"Internal server error"}"#);
+        let v4 = self.v4();
+        let req = match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(req)) => req,
+            // v4 parses the body itself; an empty body is `{}` there and skips the schema.
+            _ if v4 && body.iter().all(u8::is_ascii_whitespace) => Map::new(),
+            _ if v4 => return v4_error(400, "Invalid JSON in request body"),
+            _ => return respond(502, r#"{"message":"Internal server error"}"#),
         };
         if req.contains_key("scheduleStep") {
-            return lambda_error("Error: scheduling is not supported by the DLT test double");
+            return self.error(400, "Error: scheduling is not supported by the DLT test double");
+        }
+        if v4 && !req.is_empty() {
+            if let Err(message) = v4_schema(&req) {
+                return v4_error(400, &format!("INVALID_REQUEST_BODY: {message}"));
+            }
         }
         let Some(configs) = req.get("testTaskConfigs").and_then(Value::as_array).cloned() else {
-            return lambda_error("TypeError: testTaskConfigs is not iterable");
+            return self.error(400, "TypeError: testTaskConfigs is not iterable");
         };
         let details = req.get("regionalTaskDetails").cloned().unwrap_or(Value::Null);
         let mut int_configs = Vec::new();
         for c in &configs {
             let region = c.get("region").and_then(Value::as_str).unwrap_or_default().to_string();
             let Some(rd) = details.get(&region) else {
+                if v4 {
+                    return v4_error(
+                        400,
+                        &format!("InvalidRegionalStack: no regional task details for {region}"),
+                    );
+                }
                 return lambda_error("TypeError: Cannot read properties of undefined (reading 'dltAvailableTasks')");
             };
             let task_count = js_parse_int(c.get("taskCount"));
             let concurrency = js_parse_int(c.get("concurrency"));
             let bound = js_parse_int(rd.get("dltAvailableTasks"));
             let Some(tc) = task_count.filter(|n| *n >= 1) else {
-                return lambda_error(OBJECT_OBJECT);
+                return self.invalid("InvalidParameter", "taskCount must be at least 1");
             };
             if bound.is_some_and(|b| tc > b) {
-                return lambda_error(OBJECT_OBJECT);
+                return self.invalid("InvalidParameter", "taskCount exceeds the available tasks");
             }
             let Some(cc) = concurrency.filter(|n| *n >= 1) else {
-                return lambda_error(OBJECT_OBJECT);
+                return self.invalid("InvalidParameter", "concurrency must be at least 1");
             };
             if !self.config.regions.contains(&region) {
-                return lambda_error(OBJECT_OBJECT);
+                return self.invalid("InvalidRegionRequest", &format!("region {region} is not deployed"));
             }
             int_configs.push((region, tc, cc));
         }
         let Some(mut scenario) = req.get("testScenario").and_then(Value::as_object).cloned() else {
-            return lambda_error("TypeError: Cannot read properties of undefined (reading 'execution')");
+            return self.error(
+                400,
+                "TypeError: Cannot read properties of undefined (reading 'execution')",
+            );
         };
         let exec = scenario
             .get("execution")
@@ -540,15 +718,18 @@ impl Ctx {
             .cloned()
             .unwrap_or(Value::Null);
         let ramp = exec.get("ramp-up").cloned().unwrap_or(json!("0s"));
+        // v4's code accepts only `s`/`m` units for both (a number is an "invalid unit" for ramp-up).
+        let units: &[&str] = if v4 { &["s", "m"] } else { &["ms", "s", "m", "h", "d"] };
         let ramp_dur = match &ramp {
+            Value::Number(_) if v4 => None,
             Value::Number(n) if n.as_f64().is_some_and(|x| x >= 0.0) => {
                 Some(Duration::from_secs_f64(n.as_f64().unwrap_or(0.0)))
             }
-            Value::String(s) => parse_taurus(&s.replace(' ', ""), &["ms", "s", "m", "h", "d"]),
+            Value::String(s) => parse_taurus(&s.replace(' ', ""), units),
             _ => None,
         };
         let Some(ramp_dur) = ramp_dur else {
-            return lambda_error(OBJECT_OBJECT);
+            return self.invalid("InvalidParameter", "Invalid ramp-up unit, use s or m");
         };
         let hold = exec.get("hold-for").cloned().unwrap_or(Value::Null);
         let hold_dur = match &hold {
@@ -558,14 +739,19 @@ impl Ctx {
                     None
                 } else {
                     // DLT reads only the first group (`"1m30s"` waits 60 s).
-                    parse_taurus(&s, &["ms", "s", "m", "h", "d"]).map(|_| first_group(&s))
+                    parse_taurus(&s, units).map(|_| first_group(&s))
                 }
             }
             Value::Null => None,
-            _ => return lambda_error("TypeError: testDuration.match is not a function"),
+            _ => {
+                return self.error(
+                    400,
+                    "TypeError: testDuration.match is not a function or its return value is not iterable",
+                )
+            }
         };
         let Some(hold_dur) = hold_dur.filter(|d| *d >= Duration::from_secs(1)) else {
-            return lambda_error(OBJECT_OBJECT);
+            return self.invalid("InvalidParameter", "Invalid hold-for unit, use s or m");
         };
         let test_type = req
             .get("testType")
@@ -615,13 +801,17 @@ impl Ctx {
             "summary-labels": true, "test-duration": true, "dump-xml": "/tmp/artifacts/results.xml"}]),
         );
 
-        let missing: Vec<&str> = ["testName", "testDescription", "showLive", "testType"]
-            .into_iter()
-            .filter(|k| !req.contains_key(*k))
-            .collect();
-        // Order as in DLT: the execution starts, then the DynamoDB update may fail (§5.3).
+        // v3.2.1: a missing field fails the DynamoDB update after the execution started (§5.3);
+        // v4's schema catches all but `showLive`, which then fails the same way with a 500.
+        let required: &[&str] = if v4 {
+            &["showLive"]
+        } else {
+            &["testName", "testDescription", "showLive", "testType"]
+        };
+        let missing: Vec<&str> = required.iter().copied().filter(|k| !req.contains_key(*k)).collect();
         let token = CancellationToken::new();
         let start = now_dlt();
+        let run_id = random_id(10);
         {
             let mut st = lock(&self.state);
             let prior = st.tests.get(&test_id);
@@ -631,6 +821,9 @@ impl Ctx {
                 if let Some(t) = st.tests.get_mut(&test_id) {
                     t.executions = executions;
                 }
+                if v4 {
+                    return v4_error(500, "InternalError: Failed to update test configuration");
+                }
                 return lambda_error(&format!(
                     "ValidationException: ExpressionAttributeValues contains invalid value: One or more parameter values \
                      were invalid: An AttributeValue may not contain an empty string for key {}",
@@ -638,6 +831,7 @@ impl Ctx {
                 ));
             }
             let mut item = prior.map(|t| t.item.clone()).unwrap_or_default();
+            let first_status = if v4 { "queued" } else { "running" };
             for (k, v) in [
                 ("testId", json!(test_id)),
                 ("testName", req["testName"].clone()),
@@ -650,10 +844,10 @@ impl Ctx {
                         .collect::<Vec<_>>()),
                 ),
                 ("testScenario", Value::Object(scenario.clone())),
-                ("status", json!("running")),
+                ("status", json!(first_status)),
                 ("results", json!({})),
                 ("startTime", json!(start)),
-                ("endTime", json!("running")),
+                ("endTime", json!(if v4 { "" } else { "running" })),
                 ("nextRun", json!("")),
                 ("scheduleRecurrence", json!("")),
                 ("showLive", req["showLive"].clone()),
@@ -662,13 +856,29 @@ impl Ctx {
             ] {
                 item.insert(k.into(), v);
             }
+            if v4 {
+                let desired: i64 = int_configs.iter().map(|c| c.1).sum();
+                for (k, v) in [
+                    ("cronValue", json!("")),
+                    ("cronExpiryDate", json!("")),
+                    ("tags", req.get("tags").cloned().unwrap_or(json!([]))),
+                    ("scheduleTimezone", json!("UTC")),
+                    (
+                        "healthyThreshold",
+                        req.get("healthyThreshold").cloned().unwrap_or(json!(90)),
+                    ),
+                    ("desiredTaskCount", json!(desired)),
+                    ("taskFailureCount", json!(0)),
+                ] {
+                    item.insert(k.into(), v);
+                }
+            }
             // A re-POST while running is accepted; the new execution fails inside
             // (TestAlreadyRunning) and the first run goes on.
-            let already =
-                prior.is_some_and(|t| matches!(t.phase, Phase::Provisioning | Phase::Running | Phase::Finishing));
-            let (phase, cancel, completed_at) = match prior {
-                Some(t) if already => (t.phase, t.cancel.clone(), None),
-                _ => (Phase::Provisioning, Some(token.clone()), None),
+            let already = prior.is_some_and(|t| t.phase != Phase::Done);
+            let (phase, cancel, run) = match prior {
+                Some(t) if already => (t.phase, t.cancel.clone(), t.run_id.clone()),
+                _ => (Phase::Provisioning, Some(token.clone()), Some(run_id.clone())),
             };
             st.tests.insert(
                 test_id.clone(),
@@ -677,41 +887,56 @@ impl Ctx {
                     history,
                     phase,
                     cancel,
-                    completed_at,
+                    completed_at: None,
                     executions,
+                    run_id: run,
                 },
             );
-            st.events.push((test_id.clone(), "running".into(), Instant::now()));
+            st.events.push((test_id.clone(), first_status.into(), Instant::now()));
             if already {
                 let mut answer = st.tests[&test_id].item.clone();
                 answer.insert("testScenario".into(), json!(Value::Object(scenario).to_string()));
                 return ok_json(&Value::Object(answer));
             }
+            if v4 {
+                // v4 writes the run's history row at the start; the end fills it in.
+                let t = st.tests.get_mut(&test_id).expect("just inserted");
+                let row = json!({
+                    "testId": test_id, "testRunId": run_id, "startTime": start, "endTime": "",
+                    "status": "running", "results": {}, "testTaskConfigs": t.item["testTaskConfigs"].clone(),
+                    "testScenario": Value::Object(scenario.clone()), "testDescription": t.item["testDescription"].clone(),
+                    "testType": test_type, "scheduleTimezone": "UTC",
+                });
+                t.history.push(row);
+            }
         }
         let fail = lock(&self.state).fail_next.take();
         let requests = requests_of(&scenario);
-        let s3_key = (test_type != "simple").then(|| {
-            let name = scenario
-                .get("scenarios")
-                .and_then(Value::as_object)
-                .and_then(|m| m.values().next())
-                .and_then(|s| s.get("script"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            format!("public/test-scenarios/{test_type}/{name}")
-        });
+        let script_keys = script_keys(&test_type, &file_type, &test_id, v4);
         let (tc, cc) = int_configs.first().map(|(_, t, c)| (*t, *c)).unwrap_or((1, 1));
+        let regions: Vec<String> = int_configs.iter().map(|c| c.0.clone()).collect();
+        let tasks = int_configs
+            .iter()
+            .flat_map(|(r, t, _)| {
+                (0..*t).map(|_| TaskPlan {
+                    region: r.clone(),
+                    uuid: uuid_like(),
+                })
+            })
+            .collect();
         let run = RunPlan {
             test_id: test_id.clone(),
+            run_id: run_id.clone(),
+            prefix: format!("results/{test_id}/{}_{run_id}/", iso_now()),
             requests,
             task_count: tc as u32,
             concurrency: cc as u32,
             ramp: ramp_dur,
             hold: hold_dur,
             fail,
-            s3_key,
-            regions: int_configs.iter().map(|c| c.0.clone()).collect(),
+            script_keys,
+            regions,
+            tasks,
         };
         tokio::spawn(self.clone().lifecycle(run, token));
 
@@ -742,8 +967,51 @@ impl Ctx {
         true
     }
 
+    /// v4: fills in the run's history row at its end (every run has one, whatever its status).
+    fn finish_history(&self, test_id: &str, fields: &[(&str, Value)]) {
+        if !self.v4() {
+            return;
+        }
+        let mut st = lock(&self.state);
+        let Some(t) = st.tests.get_mut(test_id) else { return };
+        let Some(run_id) = t.run_id.clone() else { return };
+        if let Some(row) = t
+            .history
+            .iter_mut()
+            .find(|h| h.get("testRunId").and_then(Value::as_str) == Some(&run_id))
+        {
+            for (k, v) in fields {
+                row[*k] = v.clone();
+            }
+        }
+    }
+
+    /// Whether the container would find its script: any of `keys` in the scenarios bucket.
+    async fn has_script(&self, keys: &[String]) -> bool {
+        for key in keys {
+            let found = match &self.config.s3_bucket {
+                Some((client, bucket)) => client.head_object().bucket(bucket).key(key).send().await.is_ok(),
+                None => lock(&self.state).s3.contains(key),
+            };
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
     async fn lifecycle(self: Arc<Self>, run: RunPlan, token: CancellationToken) {
         let scaled = |d| self.scaled(d);
+        let v4 = self.v4();
+        if v4 {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(scaled(self.config.queued)) => {}
+            }
+            if !self.set_status(&run.test_id, "provisioning", Phase::Provisioning, &[]) {
+                return;
+            }
+        }
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(scaled(self.config.provisioning)) => {}
@@ -753,12 +1021,9 @@ impl Ctx {
         }
         let real_ramp = scaled(run.ramp);
         let real_hold = scaled(run.hold);
-        let outcome: Result<Option<RunResults>, String> = if let Some(key) = &run.s3_key {
-            // JMeter: the container needs the script in S3; no engine for JMeter here.
-            let have = match &self.config.s3_bucket {
-                Some((client, bucket)) => client.head_object().bucket(bucket).key(key).send().await.is_ok(),
-                None => lock(&self.state).s3.contains(key),
-            };
+        let outcome: Result<Option<RunResults>, String> = if let Some(keys) = &run.script_keys {
+            // Script tests: the container needs the script in S3; no engine for them here.
+            let have = self.has_script(keys).await;
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = tokio::time::sleep(real_ramp + real_hold) => {}
@@ -794,12 +1059,22 @@ impl Ctx {
             return;
         }
         // Tasks stopped: results upload, poll slack, parsing.
-        if !self.set_status(&run.test_id, "running", Phase::Finishing, &[]) {
+        let parsing = if v4 { "parsing results" } else { "running" };
+        if !self.set_status(&run.test_id, parsing, Phase::Finishing, &[]) {
             return;
         }
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(scaled(self.config.finish)) => {}
+        }
+        if v4 {
+            if !self.set_status(&run.test_id, "cleaning up", Phase::Finishing, &[]) {
+                return;
+            }
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(scaled(self.config.cleanup)) => {}
+            }
         }
         let outcome = match (&run.fail, outcome) {
             (Some(reason), _) => Err(reason.clone()),
@@ -808,17 +1083,19 @@ impl Ctx {
         let end = now_dlt();
         match outcome {
             Err(reason) => {
-                self.set_status(
+                if self.set_status(
                     &run.test_id,
                     "failed",
                     Phase::Done,
                     &[("errorReason", json!(reason)), ("endTime", json!(end))],
-                );
+                ) {
+                    self.finish_history(&run.test_id, &[("status", json!("failed")), ("endTime", json!(end))]);
+                }
             }
             Ok(r) => {
                 let results = match r {
-                    Some(r) => dlt_results(&r, &run),
-                    None => dlt_results(&synthetic_jmeter_results(), &run),
+                    Some(r) => dlt_results(&r, &run, v4),
+                    None => dlt_results(&synthetic_jmeter_results(), &run, v4),
                 };
                 let complete_tasks: Map<String, Value> =
                     run.regions.iter().map(|r| (r.clone(), json!(run.task_count))).collect();
@@ -830,31 +1107,47 @@ impl Ctx {
                 } else {
                     format!("{:.2}", succ as f64 / count as f64 * 100.0)
                 };
-                let mut st = lock(&self.state);
-                let Some(t) = st.tests.get_mut(&run.test_id) else {
-                    return;
-                };
-                if t.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-                    return;
+                {
+                    let mut st = lock(&self.state);
+                    let Some(t) = st.tests.get_mut(&run.test_id) else {
+                        return;
+                    };
+                    if t.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                        return;
+                    }
+                    if !v4 {
+                        // v3.2.1 writes history only now, for completed runs.
+                        let row = json!({
+                            "testId": run.test_id, "testRunId": run.run_id,
+                            "startTime": t.item.get("startTime").cloned().unwrap_or(json!("")),
+                            "endTime": end, "status": "complete", "succPercent": succ_percent,
+                            "results": results, "testTaskConfigs": t.item.get("testTaskConfigs").cloned().unwrap_or(json!([])),
+                            "testScenario": t.item.get("testScenario").cloned().unwrap_or(json!({})),
+                            "testDescription": t.item.get("testDescription").cloned().unwrap_or(json!("")),
+                            "testType": t.item.get("testType").cloned().unwrap_or(json!("simple")),
+                            "completeTasks": complete_tasks.clone(),
+                        });
+                        t.history.push(row);
+                    }
+                    t.item.insert("results".into(), results.clone());
+                    t.item.insert("endTime".into(), json!(end));
+                    t.item
+                        .insert("completeTasks".into(), Value::Object(complete_tasks.clone()));
+                    t.item.insert("status".into(), json!("complete"));
+                    t.phase = Phase::Done;
+                    t.completed_at = Some(Instant::now());
+                    st.events.push((run.test_id.clone(), "complete".into(), Instant::now()));
                 }
-                let row = json!({
-                    "testId": run.test_id, "testRunId": random_id(10),
-                    "startTime": t.item.get("startTime").cloned().unwrap_or(json!("")),
-                    "endTime": end, "status": "complete", "succPercent": succ_percent,
-                    "results": results, "testTaskConfigs": t.item.get("testTaskConfigs").cloned().unwrap_or(json!([])),
-                    "testScenario": t.item.get("testScenario").cloned().unwrap_or(json!({})),
-                    "testDescription": t.item.get("testDescription").cloned().unwrap_or(json!("")),
-                    "testType": t.item.get("testType").cloned().unwrap_or(json!("simple")),
-                    "completeTasks": complete_tasks.clone(),
-                });
-                t.history.push(row);
-                t.item.insert("results".into(), results);
-                t.item.insert("endTime".into(), json!(end));
-                t.item.insert("completeTasks".into(), Value::Object(complete_tasks));
-                t.item.insert("status".into(), json!("complete"));
-                t.phase = Phase::Done;
-                t.completed_at = Some(Instant::now());
-                st.events.push((run.test_id.clone(), "complete".into(), Instant::now()));
+                self.finish_history(
+                    &run.test_id,
+                    &[
+                        ("status", json!("complete")),
+                        ("endTime", json!(end)),
+                        ("results", results),
+                        ("succPercent", json!(succ_percent)),
+                        ("completeTasks", Value::Object(complete_tasks)),
+                    ],
+                );
             }
         }
     }
@@ -862,7 +1155,7 @@ impl Ctx {
     fn get_detail(&self, test_id: &str) -> Response<Full<Bytes>> {
         let st = lock(&self.state);
         let Some(t) = st.tests.get(test_id) else {
-            return lambda_error(NOT_FOUND_TYPEERROR);
+            return self.not_found(test_id);
         };
         let mut item = t.item.clone();
         // testTaskConfigs merged with the region rows.
@@ -885,28 +1178,45 @@ impl Ctx {
         }
         let mut history = t.history.clone();
         shuffle(&mut history);
+        if self.v4() {
+            item.insert("totalTestRuns".into(), json!(history.len()));
+        }
         item.insert("history".into(), Value::Array(history));
-        if item.get("status").and_then(Value::as_str) == Some("running") {
+        let status = item.get("status").and_then(Value::as_str).unwrap_or_default();
+        let live = if self.v4() {
+            matches!(status, "provisioning" | "running")
+        } else {
+            status == "running"
+        };
+        if live {
             let (tc, _) = first_counts(&item);
             let last = match t.phase {
                 Phase::Provisioning => Some("PROVISIONING"),
                 Phase::Running => Some("RUNNING"),
                 _ => None,
             };
-            let tasks: Vec<Value> = last
-                .map(|s| {
-                    (0..tc)
-                        .map(|i| {
-                            json!({"taskArn": format!("arn:aws:ecs:{}:123456789012:task/dlt/{test_id}{i}", self.config.region),
-                                   "lastStatus": s, "desiredStatus": "RUNNING", "group": test_id, "startedBy": test_id})
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            item.insert(
-                "tasksPerRegion".into(),
-                json!([{"region": self.config.region, "tasks": tasks}]),
-            );
+            let per_region = if self.v4() {
+                // v4.1+: counts, not ECS task objects.
+                let (running, pending) = match last {
+                    Some("RUNNING") => (tc, 0),
+                    Some(_) => (0, tc),
+                    None => (0, 0),
+                };
+                json!([{"region": self.config.region, "running": running, "pending": pending, "desired": tc}])
+            } else {
+                let tasks: Vec<Value> = last
+                    .map(|s| {
+                        (0..tc)
+                            .map(|i| {
+                                json!({"taskArn": format!("arn:aws:ecs:{}:123456789012:task/dlt/{test_id}{i}", self.config.region),
+                                       "lastStatus": s, "desiredStatus": "RUNNING", "group": test_id, "startedBy": test_id})
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!([{"region": self.config.region, "tasks": tasks}])
+            };
+            item.insert("tasksPerRegion".into(), per_region);
         }
         ok_json(&Value::Object(item))
     }
@@ -915,12 +1225,13 @@ impl Ctx {
         {
             let mut st = lock(&self.state);
             let Some(t) = st.tests.get_mut(test_id) else {
-                return lambda_error(NOT_FOUND_TYPEERROR);
+                return self.not_found(test_id);
             };
-            // No status check in v3.2.1: even a complete test goes cancelling → cancelled.
+            // No status check: even a complete test goes cancelling → cancelled.
             if let Some(c) = &t.cancel {
                 c.cancel();
             }
+            t.phase = Phase::Cancelling;
             t.item.insert("status".into(), json!("cancelling"));
             st.events
                 .push((test_id.to_string(), "cancelling".into(), Instant::now()));
@@ -929,21 +1240,170 @@ impl Ctx {
         let id = test_id.to_string();
         tokio::spawn(async move {
             tokio::time::sleep(me.scaled(me.config.cancel_delay)).await;
-            me.set_status(&id, "cancelled", Phase::Done, &[]);
+            // v3.2.1 leaves endTime at "running"; v4 clears it and records the run as cancelled.
+            let extra: Vec<(&str, Value)> = if me.v4() { vec![("endTime", json!(""))] } else { vec![] };
+            if me.set_status(&id, "cancelled", Phase::Done, &extra) {
+                me.finish_history(&id, &[("status", json!("cancelled")), ("endTime", json!(""))]);
+            }
         });
         ok_json(&json!("test cancelling"))
     }
 
     fn delete(&self, test_id: &str) -> Response<Full<Bytes>> {
         let mut st = lock(&self.state);
-        let Some(t) = st.tests.remove(test_id) else {
-            return lambda_error(NOT_FOUND_TYPEERROR);
+        let Some(t) = st.tests.get(test_id) else {
+            return self.not_found(test_id);
         };
+        let status = t
+            .item
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if self.v4()
+            && !matches!(
+                status.as_str(),
+                "complete" | "cancelled" | "failed" | "scheduled" | "created"
+            )
+        {
+            return v4_error(
+                409,
+                &format!(
+                    "TEST_RUNNING: testId '{test_id}' is currently {status}. Please cancel the test before deleting."
+                ),
+            );
+        }
         // Delete does not stop tasks; a running lifecycle keeps going but writes nowhere.
-        drop(t);
+        st.tests.remove(test_id);
         ok_json(&json!("success"))
     }
 
+    /// v4 `GET /scenarios/{id}/testruns`: newest first, `limit` 1–100, `latest=true`; the real
+    /// code reads `limit` off the query object, so no query string at all is a TypeError.
+    fn test_runs(&self, test_id: &str, query: Option<&[(String, String)]>) -> Response<Full<Bytes>> {
+        let Some(query) = query else {
+            return v4_error(400, "TypeError: Cannot read properties of null (reading 'limit')");
+        };
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
+        let limit = match get("limit").map(str::parse::<usize>) {
+            None => 20,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => return v4_error(400, "INVALID_QUERY_PARAMETER: limit: Number must be between 1 and 100"),
+        };
+        let st = lock(&self.state);
+        let Some(t) = st.tests.get(test_id) else {
+            return self.not_found(test_id);
+        };
+        let mut rows = t.history.clone();
+        rows.sort_by(|a, b| b["startTime"].as_str().cmp(&a["startTime"].as_str()));
+        let total = rows.len();
+        if get("latest") == Some("true") {
+            rows.truncate(1);
+        }
+        let runs: Vec<Value> = rows.iter().take(limit).map(test_run_summary).collect();
+        ok_json(&json!({"testRuns": runs, "pagination": {"limit": limit, "next_token": null, "total_count": total}}))
+    }
+
+    fn test_run(&self, test_id: &str, run_id: &str) -> Response<Full<Bytes>> {
+        let st = lock(&self.state);
+        let Some(t) = st.tests.get(test_id) else {
+            return self.not_found(test_id);
+        };
+        match t.history.iter().find(|h| h["testRunId"].as_str() == Some(run_id)) {
+            Some(row) => ok_json(row),
+            None => v4_error(
+                404,
+                &format!("TESTRUN_NOT_FOUND: testRunId '{run_id}' not found for test '{test_id}'"),
+            ),
+        }
+    }
+
+    fn baseline(
+        &self,
+        method: &str,
+        test_id: &str,
+        query: Option<&[(String, String)]>,
+        body: &[u8],
+    ) -> Response<Full<Bytes>> {
+        let mut st = lock(&self.state);
+        let Some(t) = st.tests.get_mut(test_id) else {
+            return self.not_found(test_id);
+        };
+        let current = t.item.get("baselineId").and_then(Value::as_str).map(str::to_string);
+        match method {
+            "GET" => {
+                let Some(b) = current else {
+                    return ok_json(
+                        &json!({"testId": test_id, "baselineId": null, "message": "No baseline set for this test"}),
+                    );
+                };
+                let mut answer =
+                    json!({"testId": test_id, "baselineId": b, "message": "Baseline retrieved successfully"});
+                let data = !query
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|(k, v)| k == "data" && v == "false");
+                if data {
+                    answer["testRunDetails"] = t
+                        .history
+                        .iter()
+                        .find(|h| h["testRunId"].as_str() == Some(&b))
+                        .map(|h| {
+                            json!({"testRunId": h["testRunId"], "startTime": h["startTime"], "endTime": h["endTime"],
+                                   "status": h["status"], "results": h["results"], "scheduleTimezone": "UTC"})
+                        })
+                        .unwrap_or(Value::Null);
+                }
+                ok_json(&answer)
+            }
+            "PUT" => {
+                let run = serde_json::from_slice::<Value>(body)
+                    .ok()
+                    .and_then(|v| v.get("testRunId").and_then(Value::as_str).map(str::to_string));
+                let Some(run) = run else {
+                    return v4_error(400, "INVALID_PARAMETER: testRunId is required");
+                };
+                if !t.history.iter().any(|h| h["testRunId"].as_str() == Some(&run)) {
+                    return v4_error(
+                        404,
+                        &format!("TESTRUN_NOT_FOUND: testRunId '{run}' not found for test '{test_id}'"),
+                    );
+                }
+                t.item.insert("baselineId".into(), json!(run));
+                let mut answer = json!({"testId": test_id, "baselineId": run});
+                match current {
+                    Some(prev) => {
+                        answer["message"] = json!("Baseline updated successfully");
+                        answer["previousBaselineId"] = json!(prev);
+                    }
+                    None => answer["message"] = json!("Baseline set successfully"),
+                }
+                ok_json(&answer)
+            }
+            _ => {
+                if current.is_none() {
+                    return v4_error(
+                        400,
+                        &format!("NO_BASELINE_SET: No baseline is currently set for test '{test_id}'"),
+                    );
+                }
+                t.item.remove("baselineId");
+                ok_json(&json!({"message": "Baseline cleared successfully", "testId": test_id}))
+            }
+        }
+    }
+
+    /// v4 `GET /stack-info`.
+    fn stack_info(&self) -> Value {
+        let r = &self.config.region;
+        json!({
+            "created_time": "2026-01-05T10:00:00.000Z", "region": r, "version": self.config.version.tag(),
+            "deployment_id": "00000000-0000-4000-8000-000000000000", "account_id": "123456789012",
+            "deployment_method": "cloudformation",
+            "stack_id": format!("arn:aws:cloudformation:{r}:123456789012:stack/dlt/0000"),
+            "solution_template": "https://solutions-reference.s3.amazonaws.com/distributed-load-testing-on-aws/v4.2.3/distributed-load-testing-on-aws.template",
+        })
+    }
     /// Verifies SigV4 for real: canonical request from the signed headers, the known secret,
     /// service `execute-api` and the double's region.
     fn verify_sigv4(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), &'static str> {
@@ -1009,19 +1469,7 @@ impl Ctx {
             };
             canonical_headers.push_str(&format!("{n}:{value}\n"));
         }
-        let mut query: Vec<(String, String)> = parts
-            .uri
-            .query()
-            .map(|q| {
-                q.split('&')
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                        (k.to_string(), v.to_string())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut query = parts.uri.query().map(query_pairs).unwrap_or_default();
         query.sort();
         let canonical_query = query
             .iter()
@@ -1057,16 +1505,192 @@ impl Ctx {
     }
 }
 
+/// One started run, planned per task as DLT's step function runs it.
 struct RunPlan {
     test_id: String,
+    run_id: String,
+    /// Where the run's files go in the scenarios bucket: `results/<testId>/<ISO time>_<testRunId>/`
+    /// (see `dlt_provider::dlt::samples::run_prefix_of`).
+    prefix: String,
     requests: Vec<RequestSpec>,
     task_count: u32,
     concurrency: u32,
     ramp: Duration,
     hold: Duration,
     fail: Option<String>,
-    s3_key: Option<String>,
+    /// Script tests: the keys the container tries, any one will do.
+    script_keys: Option<Vec<String>>,
     regions: Vec<String>,
+    /// Every ECS task of the run (a task's files are named after its uuid and region).
+    tasks: Vec<TaskPlan>,
+}
+
+struct TaskPlan {
+    region: String,
+    uuid: String,
+}
+
+fn uuid_like() -> String {
+    let hex = |n: usize| -> String {
+        (0..n)
+            .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
+            .collect()
+    };
+    format!("{}-{}-4{}-a{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12))
+}
+
+/// The ISO time the api-services put in a run's prefix (`2026-12-02T07-40-41`).
+fn iso_now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]-[minute]-[second]");
+    t.format(&fmt).unwrap_or_default()
+}
+
+/// The S3 keys the load-test container tries for a script test (deployment/ecr/…/load-test.sh):
+/// `public/test-scenarios/<type>/<testId>.<ext>`; k6 tries `.ts` then `.js`; a zip is `.zip`.
+/// v3.2.1 runs JMeter only.
+fn script_keys(test_type: &str, file_type: &str, test_id: &str, v4: bool) -> Option<Vec<String>> {
+    let key = |ext: &str| format!("public/test-scenarios/{test_type}/{test_id}.{ext}");
+    let exts: Vec<&str> = match (test_type, file_type) {
+        ("simple", _) => return None,
+        (_, "zip") => vec!["zip"],
+        ("jmeter", _) => vec!["jmx"],
+        ("k6", _) if v4 => vec!["ts", "js"],
+        ("locust", _) if v4 => vec!["py"],
+        _ => vec![],
+    };
+    Some(exts.into_iter().map(key).collect())
+}
+
+/// The v4 schema rules of §7 that the provider's payloads could break.
+fn v4_schema(req: &Map<String, Value>) -> Result<(), String> {
+    let text_len = |k: &str, min: usize, max: usize| -> Result<(), String> {
+        let n = req.get(k).and_then(Value::as_str).map(|s| s.chars().count());
+        match n {
+            Some(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(format!("{k}: must be a string of {min} to {max} characters")),
+        }
+    };
+    text_len("testName", 3, 255)?;
+    text_len("testDescription", 3, 60000)?;
+    let test_type = req.get("testType").and_then(Value::as_str).unwrap_or_default();
+    if !["simple", "jmeter", "locust", "k6"].contains(&test_type) {
+        return Err("testType: Invalid enum value. Expected 'simple' | 'jmeter' | 'locust' | 'k6'".into());
+    }
+    if let Some(ft) = req.get("fileType") {
+        if !["none", "script", "zip"].contains(&ft.as_str().unwrap_or_default()) {
+            return Err("fileType: Invalid enum value. Expected 'none' | 'script' | 'zip'".into());
+        }
+    }
+    for c in req
+        .get("testTaskConfigs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let cc = js_parse_int(c.get("concurrency")).unwrap_or(0);
+        if !(1..=25000).contains(&cc) {
+            return Err("testTaskConfigs.concurrency: must be between 1 and 25000".into());
+        }
+    }
+    let scenario = req.get("testScenario").cloned().unwrap_or(Value::Null);
+    let exec = scenario
+        .get("execution")
+        .and_then(|e| e.get(0))
+        .cloned()
+        .unwrap_or(Value::Null);
+    for k in ["ramp-up", "hold-for"] {
+        if let Some(Value::String(s)) = exec.get(k) {
+            // One `<int><unit>` group at most (`1m30s` is rejected by the schema).
+            let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            if !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!("testScenario.execution.{k}: invalid duration {s:?}"));
+            }
+        }
+    }
+    for sc in scenario
+        .get("scenarios")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        for r in sc.get("requests").and_then(Value::as_array).into_iter().flatten() {
+            if r.get("body").is_some_and(|b| !b.is_string()) {
+                return Err("testScenario.scenarios.requests.body: Expected string".into());
+            }
+            if r.get("headers")
+                .and_then(Value::as_object)
+                .is_some_and(|h| h.values().any(|v| !v.is_string()))
+            {
+                return Err("testScenario.scenarios.requests.headers: Expected string values".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A history row as v4's `/testruns` lists it: milliseconds, camelCase, zero values omitted.
+fn test_run_summary(row: &Value) -> Value {
+    let total = &row["results"]["total"];
+    let n = |k: &str| {
+        total
+            .get(k)
+            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0.0)
+    };
+    let mut m = Map::new();
+    for k in ["testRunId", "startTime", "endTime", "status"] {
+        m.insert(k.into(), row.get(k).cloned().unwrap_or(json!("")));
+    }
+    m.insert("scheduleTimezone".into(), json!("UTC"));
+    let duration = n("testDuration");
+    let mut put = |k: &str, v: f64| {
+        if v != 0.0 {
+            m.insert(k.into(), json!(v));
+        }
+    };
+    put("requests", n("throughput"));
+    put("success", n("succ"));
+    put("errors", n("fail"));
+    put(
+        "requestsPerSecond",
+        if duration > 0.0 {
+            n("throughput") / duration
+        } else {
+            0.0
+        },
+    );
+    put("avgResponseTime", n("avg_rt") * 1000.0);
+    put("avgLatency", n("avg_lt") * 1000.0);
+    put("avgConnectionTime", n("avg_ct") * 1000.0);
+    put("avgBandwidth", if duration > 0.0 { n("bytes") / duration } else { 0.0 });
+    if total.is_object() {
+        let p: Map<String, Value> = [
+            ("p0", "p0_0"),
+            ("p50", "p50_0"),
+            ("p90", "p90_0"),
+            ("p95", "p95_0"),
+            ("p99", "p99_0"),
+            ("p99_9", "p99_9"),
+            ("p100", "p100_0"),
+        ]
+        .iter()
+        .map(|(k, src)| ((*k).to_string(), json!(n(src) * 1000.0)))
+        .collect();
+        m.insert("percentiles".into(), Value::Object(p));
+    }
+    Value::Object(m)
+}
+
+/// A query string's `key=value` pairs, as written (no decoding: the double's keys are plain).
+fn query_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -1231,7 +1855,7 @@ fn dlt_stats(
     })
 }
 
-fn dlt_results(r: &RunResults, run: &RunPlan) -> Value {
+fn dlt_results(r: &RunResults, run: &RunPlan, v4: bool) -> Value {
     let duration = r.duration_seconds.round().max(1.0) as u64;
     let vus = u64::from(run.concurrency);
     let mut total = dlt_stats(&r.total, &r.status_codes, duration, vus);
@@ -1247,10 +1871,15 @@ fn dlt_results(r: &RunResults, run: &RunPlan) -> Value {
         .collect();
     total["labels"] = json!(labels);
     let mut region_block = total.clone();
-    total["metricS3Location"] = json!(format!("cloudwatch-images/{}/total.png", run.test_id));
+    // v4 dropped the widget images (§7).
+    if !v4 {
+        total["metricS3Location"] = json!(format!("cloudwatch-images/{}/total.png", run.test_id));
+    }
     let mut out = Map::new();
     for region in &run.regions {
-        region_block["metricS3Location"] = json!(format!("cloudwatch-images/{}/{region}.png", run.test_id));
+        if !v4 {
+            region_block["metricS3Location"] = json!(format!("cloudwatch-images/{}/{region}.png", run.test_id));
+        }
         out.insert(region.clone(), region_block.clone());
     }
     out.insert("total".into(), total);

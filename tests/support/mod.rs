@@ -5,6 +5,38 @@
 //! Each suite uses only part of it, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
+/// Declares tests that run once per DLT release the double imitates: for each
+/// `fn name(version: DltVersion)` it makes `name::v3_2_1` and `name::v4_2_3` (so
+/// `cargo nextest run name::v4` runs one mode). `sync:` wraps plain functions, `async:` async ones
+/// on a two-thread runtime.
+#[macro_export]
+macro_rules! in_both_dlt_modes {
+    (sync: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn v3_2_1() {
+                super::$name($crate::support::dlt_double::DltVersion::V321)
+            }
+            #[test]
+            fn v4_2_3() {
+                super::$name($crate::support::dlt_double::DltVersion::V423)
+            }
+        }
+    )*};
+    (async: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn v3_2_1() {
+                super::$name($crate::support::dlt_double::DltVersion::V321).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn v4_2_3() {
+                super::$name($crate::support::dlt_double::DltVersion::V423).await
+            }
+        }
+    )*};
+}
+
 pub mod dlt_double;
 pub mod fault_proxy;
 pub mod mirror;
