@@ -92,8 +92,8 @@ fn provider_schema() -> Schema {
                     Attribute::string("role_arn").required().describe("ARN of the IAM role to assume."),
                     Attribute::string("session_name")
                         .optional()
-                        .describe("Session name for the assumed role. Default `terraform-dlt`."),
-                    Attribute::string("external_id").optional().describe("External ID required by the role's trust policy."),
+                        .describe("Session name for the assumed role. Default `terraform-provider-dlt`."),
+                    Attribute::string("external_id").optional().sensitive().describe("External ID required by the role's trust policy."),
                 ],
             )
             .optional()
@@ -130,7 +130,10 @@ impl Provider for DltProvider {
                 d.attr_error(
                     "region",
                     "Invalid region",
-                    format!("region {region:?} is not an AWS region name such as \"eu-west-1\"."),
+                    format!(
+                        "region {} is not an AWS region name such as \"eu-west-1\".",
+                        checks::shown(region)
+                    ),
                 );
             }
         }
@@ -139,13 +142,16 @@ impl Provider for DltProvider {
                 d.attr_error(
                     "assume_role.role_arn",
                     "Invalid role ARN",
-                    format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)."),
+                    format!(
+                        "{} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>).",
+                        checks::shown(arn)
+                    ),
                 );
             }
         }
         let endpoints = config.get("endpoints");
         for name in ENDPOINT_NAMES {
-            checks::http_url(&mut d, &format!("endpoints.{name}"), endpoints.get(name));
+            checks::endpoint_url(&mut d, &format!("endpoints.{name}"), endpoints.get(name));
         }
         d
     }

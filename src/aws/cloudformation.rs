@@ -308,14 +308,16 @@ fn describe_failure(
     s
 }
 
-fn api_error<E, R>(
+fn api_error<E>(
     operation: &'static str,
     stack: &str,
-    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
 ) -> StackError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
 {
     StackError::Api {
         operation,

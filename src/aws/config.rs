@@ -13,6 +13,9 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use tokio::sync::OnceCell;
 
@@ -93,27 +96,32 @@ impl Clients {
             aws_sdk_cloudformation::config::Builder::from(sdk_config),
             &endpoints.cloudformation,
             |b, u| b.endpoint_url(u),
-        );
+        )
+        .retry_classifier(RefusedIsFinal);
         let ssm = with_endpoint(
             aws_sdk_ssm::config::Builder::from(sdk_config),
             &endpoints.ssm,
             |b, u| b.endpoint_url(u),
-        );
+        )
+        .retry_classifier(RefusedIsFinal);
         let idp = with_endpoint(
             aws_sdk_cognitoidentityprovider::config::Builder::from(sdk_config),
             &endpoints.cognito_idp,
             |b, u| b.endpoint_url(u),
-        );
+        )
+        .retry_classifier(RefusedIsFinal);
         let identity = with_endpoint(
             aws_sdk_cognitoidentity::config::Builder::from(sdk_config),
             &endpoints.cognito_identity,
             |b, u| b.endpoint_url(u),
-        );
+        )
+        .retry_classifier(RefusedIsFinal);
         let sts = with_endpoint(
             aws_sdk_sts::config::Builder::from(sdk_config),
             &endpoints.sts,
             |b, u| b.endpoint_url(u),
-        );
+        )
+        .retry_classifier(RefusedIsFinal);
         // Emulators and VPC endpoints do not resolve virtual-hosted bucket names, so any custom S3
         // endpoint (explicit or from the environment) switches to path-style addressing.
         let s3_custom = endpoints.s3.as_deref().is_some_and(|u| !u.is_empty())
@@ -122,7 +130,8 @@ impl Clients {
         let s3 = with_endpoint(aws_sdk_s3::config::Builder::from(sdk_config), &endpoints.s3, |b, u| {
             b.endpoint_url(u)
         })
-        .force_path_style(s3_custom);
+        .force_path_style(s3_custom)
+        .retry_classifier(RefusedIsFinal);
         Clients {
             sdk_config: sdk_config.clone(),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(cfn.build()),
@@ -138,6 +147,41 @@ impl Clients {
     pub fn region(&self) -> Option<&str> {
         self.sdk_config.region().map(Region::as_ref)
     }
+}
+
+/// Forbids retrying a call whose connection was refused. Standard retry treats every I/O error as
+/// transient, so a mistyped or closed endpoint took five attempts with back-off (about 10 s) to
+/// fail; a refusal means nothing listens there, which waiting does not change (AWS endpoints do
+/// not refuse connections). Resets, timeouts and throttling are still retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RefusedIsFinal;
+
+impl ClassifyRetry for RefusedIsFinal {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let refused = matches!(ctx.output_or_error(), Some(Err(e)) if e.as_connector_error().is_some_and(is_refused));
+        if refused {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "connection refused is final"
+    }
+}
+
+fn is_refused(e: &ConnectorError) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn with_endpoint<B>(builder: B, url: &Option<String>, set: impl FnOnce(B, &str) -> B) -> B {
@@ -331,5 +375,97 @@ mod tests {
             c.cloudformation.config().region().map(|r| r.as_ref()),
             Some("us-east-1")
         );
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_credential_types::Credentials;
+    use aws_smithy_runtime_api::box_error::BoxError;
+    use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+    use aws_smithy_runtime_api::client::interceptors::Intercept;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::config_bag::ConfigBag;
+
+    use super::*;
+
+    /// Counts transmitted attempts of every call through the client.
+    #[derive(Debug, Clone, Default)]
+    struct Attempts(Arc<AtomicUsize>);
+
+    impl Intercept for Attempts {
+        fn name(&self) -> &'static str {
+            "attempt counter"
+        }
+        fn read_before_transmit(
+            &self,
+            _: &BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    async fn attempts_against(endpoint: String) -> usize {
+        let sdk = SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .behavior_version(BehaviorVersion::latest())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                Credentials::for_tests(),
+            ))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1))
+                    .with_max_backoff(Duration::from_millis(2)),
+            )
+            .build();
+        let clients = Clients::from_sdk_config(
+            &sdk,
+            &Endpoints {
+                cloudformation: Some(endpoint),
+                ..Endpoints::default()
+            },
+        );
+        let counter = Attempts::default();
+        let cfn = aws_sdk_cloudformation::Client::from_conf(
+            clients
+                .cloudformation
+                .config()
+                .to_builder()
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let err = cfn.describe_stacks().stack_name("dlt").send().await;
+        assert!(err.is_err());
+        counter.0.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_not_retried() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        assert_eq!(attempts_against(format!("http://127.0.0.1:{port}")).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_reset_connection_is_still_retried() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            // Accept and close at once, three times: the client sees the connection dropped.
+            for s in listener.incoming().take(3) {
+                drop(s);
+            }
+        });
+        assert_eq!(attempts_against(format!("http://127.0.0.1:{port}")).await, 3);
     }
 }

@@ -31,13 +31,13 @@ pub enum SsmError {
     Api { name: String, cause: ErrorParts },
 }
 
-fn map_error<R>(
+fn map_error(
     name: &str,
-    err: &aws_smithy_runtime_api::client::result::SdkError<aws_sdk_ssm::operation::get_parameter::GetParameterError, R>,
-) -> SsmError
-where
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_ssm::operation::get_parameter::GetParameterError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> SsmError {
     let cause = ErrorParts::from_sdk(err);
     let name = name.to_string();
     match cause.code.as_deref() {

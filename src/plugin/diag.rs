@@ -106,6 +106,23 @@ impl Diagnostic {
     }
 }
 
+/// Longest summary and detail sent to Terraform. Checks cut the values they echo far shorter;
+/// this is the last guard, so that no input (a 50 MB attribute, a huge upstream error body) comes
+/// back whole inside a diagnostic. A gate table with every label fits well under the detail limit.
+pub const MAX_SUMMARY_CHARS: usize = 1_000;
+pub const MAX_DETAIL_CHARS: usize = 60_000;
+
+/// `s` cut to `max` characters (on a character boundary), saying how long the original was.
+pub fn bounded(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((end, _)) => {
+            let total = s.chars().count();
+            std::borrow::Cow::Owned(format!("{}… (cut; {total} characters in all)", &s[..end]))
+        }
+    }
+}
+
 /// An ordered collection of diagnostics; errors and warnings mixed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -172,6 +189,12 @@ impl fmt::Display for Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_cuts_on_char_boundaries_and_names_the_length() {
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("ééé", 2), "éé… (cut; 3 characters in all)");
+    }
 
     #[test]
     fn parses_paths() {

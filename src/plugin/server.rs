@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::codec;
-use super::diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
+use super::diag::{
+    bounded, AttrPath, Diagnostic, Diagnostics, PathStep, Severity, MAX_DETAIL_CHARS, MAX_SUMMARY_CHARS,
+};
 use super::planning;
 use super::proto::plugin as ctl;
 use super::proto::tfplugin6 as pb;
@@ -178,8 +180,8 @@ pub fn diagnostics_to_proto(diags: &Diagnostics) -> Vec<pb::Diagnostic> {
                 Severity::Error => pb::diagnostic::Severity::Error as i32,
                 Severity::Warning => pb::diagnostic::Severity::Warning as i32,
             },
-            summary: d.summary.clone(),
-            detail: d.detail.clone(),
+            summary: bounded(&d.summary, MAX_SUMMARY_CHARS).into_owned(),
+            detail: bounded(&d.detail, MAX_DETAIL_CHARS).into_owned(),
             attribute: d.attribute.as_ref().filter(|p| !p.0.is_empty()).map(path_to_proto),
         })
         .collect()

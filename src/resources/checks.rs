@@ -4,8 +4,13 @@
 
 use std::time::Duration;
 
+use crate::aws::error::cut;
 use crate::dlt::duration::parse_duration;
 use crate::plugin::{Diagnostics, Value};
+
+/// Longest URL accepted anywhere (request URLs, endpoints, template URLs): far above any real URL,
+/// well below what would make an HTTP request line or a diagnostic unreasonable.
+pub const MAX_URL_BYTES: usize = 8 * 1024;
 
 /// A duration string; returns the parsed value when known and valid.
 pub fn duration(d: &mut Diagnostics, path: &str, v: &Value) -> Option<Duration> {
@@ -13,7 +18,7 @@ pub fn duration(d: &mut Diagnostics, path: &str, v: &Value) -> Option<Duration> 
     match parse_duration(s) {
         Ok(dur) => Some(dur),
         Err(e) => {
-            d.attr_error(path, "Invalid duration", format!("{path}: {e}"));
+            d.attr_error(path, "Invalid duration", format!("{path}: {}", cut(&e)));
             None
         }
     }
@@ -77,7 +82,7 @@ pub fn one_of<'a>(d: &mut Diagnostics, path: &str, v: &'a Value, allowed: &[&str
         d.attr_error(
             path,
             "Invalid value",
-            format!("{path} must be one of {list}, got {s:?}."),
+            format!("{path} must be one of {list}, got {}.", shown(s)),
         );
         None
     }
@@ -93,9 +98,50 @@ pub fn non_empty<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'
     Some(s)
 }
 
+/// A user's value inside a diagnostic: quoted and cut to `aws::error::MAX_DETAIL` (200) characters, so a
+/// 50 MB attribute is not sent back whole.
+pub fn shown(s: &str) -> String {
+    format!("{:?}", cut(s))
+}
+
+/// An AWS service endpoint: an http(s) URL with a host that the SDK's own URI parser accepts too.
+/// The `url` crate is lenient (it reads `http:///x` as host `x` and percent-encodes spaces); the
+/// SDK is not, and fails only at the first call — after validation said yes.
+pub fn endpoint_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
+    let s = http_url(d, path, v)?;
+    let reason = if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("it contains whitespace".to_string())
+    } else {
+        match s.parse::<http::Uri>() {
+            Ok(u) if u.host().is_some_and(|h| !h.is_empty()) => None,
+            Ok(_) => Some("it has no host".to_string()),
+            Err(e) => Some(e.to_string()),
+        }
+    };
+    match reason {
+        None => Some(s),
+        Some(why) => {
+            d.attr_error(
+                path,
+                "Invalid endpoint URL",
+                format!("{path} is not a URL the AWS SDK can use ({why}): {}.", shown(s)),
+            );
+            None
+        }
+    }
+}
+
 /// An absolute `http://` or `https://` URL with a host.
 pub fn http_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
     let s = v.as_str()?;
+    if s.len() > MAX_URL_BYTES {
+        d.attr_error(
+            path,
+            "URL too long",
+            format!("{path} is {} bytes long; the limit is {MAX_URL_BYTES} bytes.", s.len()),
+        );
+        return None;
+    }
     match url::Url::parse(s) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {
             Some(s)
@@ -112,7 +158,11 @@ pub fn http_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a
             None
         }
         Err(e) => {
-            d.attr_error(path, "Invalid URL", format!("{path} is not a valid URL ({e}): {s:?}."));
+            d.attr_error(
+                path,
+                "Invalid URL",
+                format!("{path} is not a valid URL ({e}): {}.", shown(s)),
+            );
             None
         }
     }
@@ -169,6 +219,37 @@ mod tests {
                 "scenario.requests[0].url"
             ]
         );
+    }
+
+    #[test]
+    fn endpoints_are_checked_the_way_the_sdk_parses_them() {
+        for bad in ["http:///x", "http://127.0.0.1:9/ space", "ftp://x", "localhost:5000"] {
+            let mut d = Diagnostics::new();
+            assert!(
+                endpoint_url(&mut d, "endpoints.sts", &Value::string(bad)).is_none(),
+                "{bad}"
+            );
+            assert_eq!(d.iter().count(), 1, "{bad}");
+        }
+        let mut d = Diagnostics::new();
+        assert_eq!(
+            endpoint_url(&mut d, "endpoints.sts", &Value::string("http://127.0.0.1:5000")),
+            Some("http://127.0.0.1:5000")
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn echoed_values_are_cut() {
+        let huge = format!("http://x/{}", " ".repeat(10_000_000));
+        let mut d = Diagnostics::new();
+        endpoint_url(&mut d, "endpoints.s3", &Value::string(&huge));
+        let detail = &d.iter().next().unwrap().detail;
+        assert!(detail.len() < 500, "{} bytes", detail.len());
+        assert!(detail.contains("10000009 bytes"), "{detail}");
+        let mut d = Diagnostics::new();
+        one_of(&mut d, "x", &Value::string("y".repeat(1000)), &["a"]);
+        assert!(d.iter().next().unwrap().detail.contains("(1000 characters)"));
     }
 
     #[test]

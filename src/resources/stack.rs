@@ -209,8 +209,9 @@ pub(crate) fn validate_name(d: &mut Diagnostics, v: &Value) {
                 "name",
                 "Invalid stack name",
                 format!(
-                    "name {name:?} is not a valid CloudFormation stack name: it must start with a letter, contain only \
-                     letters, digits and hyphens, and be at most 128 characters."
+                    "name {} is not a valid CloudFormation stack name: it must start with a letter, contain only \
+                     letters, digits and hyphens, and be at most 128 characters.",
+                    checks::shown(name)
                 ),
             );
         }
@@ -222,7 +223,10 @@ fn validate_arn(d: &mut Diagnostics, path: &str, s: &str) {
         d.attr_error(
             path,
             "Invalid ARN",
-            format!("{path}: {s:?} is not an ARN (arn:<partition>:<service>:...)."),
+            format!(
+                "{path}: {} is not an ARN (arn:<partition>:<service>:...).",
+                checks::shown(s)
+            ),
         );
     }
 }
@@ -253,7 +257,10 @@ pub fn validate(config: &Value) -> Diagnostics {
             _ => d.attr_error(
                 "template_url",
                 "Invalid template URL",
-                format!("template_url {u:?} must be an http(s) URL of an S3 object."),
+                format!(
+                    "template_url {} must be an http(s) URL of an S3 object.",
+                    checks::shown(u)
+                ),
             ),
         }
     }
@@ -279,7 +286,10 @@ pub fn validate(config: &Value) -> Diagnostics {
                 d.attr_error(
                     &format!("parameters[\"{k}\"]"),
                     "Invalid parameter name",
-                    format!("parameters: {k:?} is not a CloudFormation parameter name (letters and digits only)."),
+                    format!(
+                        "parameters: {} is not a CloudFormation parameter name (letters and digits only).",
+                        checks::shown(k)
+                    ),
                 );
             }
         }
@@ -290,7 +300,11 @@ pub fn validate(config: &Value) -> Diagnostics {
                 d.attr_error(
                     &format!("capabilities[{i}]"),
                     "Invalid capability",
-                    format!("capabilities: {c:?} is not one of {}.", CAPABILITIES.join(", ")),
+                    format!(
+                        "capabilities: {} is not one of {}.",
+                        checks::shown(c),
+                        CAPABILITIES.join(", ")
+                    ),
                 );
             }
         }
@@ -300,7 +314,11 @@ pub fn validate(config: &Value) -> Diagnostics {
             d.attr_error(
                 "on_failure",
                 "Invalid on_failure",
-                format!("on_failure must be one of {}, got {f:?}.", OnFailure::NAMES.join(", ")),
+                format!(
+                    "on_failure must be one of {}, got {}.",
+                    OnFailure::NAMES.join(", "),
+                    checks::shown(f)
+                ),
             );
         }
     }
@@ -317,7 +335,10 @@ pub fn validate(config: &Value) -> Diagnostics {
                 d.attr_error(
                     &format!("tags[\"{k}\"]"),
                     "Invalid tag key",
-                    format!("tags: {k:?} must be 1-128 characters and must not start with \"aws:\"."),
+                    format!(
+                        "tags: {} must be 1-128 characters and must not start with \"aws:\".",
+                        checks::shown(k)
+                    ),
                 );
             }
         }
@@ -341,8 +362,9 @@ pub fn validate(config: &Value) -> Diagnostics {
                 "admin_password.ssm_parameter",
                 "Invalid SSM parameter name",
                 format!(
-                    "admin_password.ssm_parameter {p:?} is not an SSM parameter name (letters, digits, _ . - /) or \
-                     ARN."
+                    "admin_password.ssm_parameter {} is not an SSM parameter name (letters, digits, _ . - /) or \
+                     ARN.",
+                    checks::shown(p)
                 ),
             );
         }

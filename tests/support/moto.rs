@@ -313,6 +313,34 @@ pub struct Seed {
     pub password: String,
 }
 
+impl Seed {
+    /// A `dlt_stack.main` on the fixture template, wired to the seeded Cognito pool and the
+    /// password parameter.
+    pub fn stack_hcl(&self, name: &str) -> String {
+        format!(
+            r#"resource "dlt_stack" "main" {{
+  name         = "{name}"
+  template_url = "{url}"
+  parameters = {{
+    AdminName          = "{user}"
+    MotoUserPoolId     = "{pool}"
+    MotoClientId       = "{client}"
+    MotoIdentityPoolId = "{identity}"
+  }}
+  capabilities   = ["CAPABILITY_IAM"]
+  admin_password = {{ ssm_parameter = "{param}" }}
+}}
+"#,
+            url = self.template_url,
+            user = self.username,
+            pool = self.user_pool_id,
+            client = self.client_id,
+            identity = self.identity_pool_id,
+            param = self.parameter,
+        )
+    }
+}
+
 /// Writes (or overwrites) a SecureString; returns the new version.
 pub async fn put_password(c: &Clients, name: &str, value: &str) -> i64 {
     c.ssm
