@@ -11,7 +11,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use dlt_provider::dlt::client::{DeleteOutcome, DltClient, DltClientConfig, RetryPolicy};
 use dlt_provider::dlt::model::TestStatus;
-use dlt_provider::dlt::runner::{CancelCause, DltRunner, PollPolicy, RunErrorKind, RunnerOptions};
+use dlt_provider::dlt::runner::{CancelCause, CancelState, DltRunner, PollPolicy, RunErrorKind, RunnerOptions};
 use dlt_provider::dlt::scenario::{Load, RequestSpec, Scenario, TestSpec};
 use serde_json::json;
 use support::dlt_double::{DltDouble, DltVersion, DoubleConfig, Injection, ACCESS_KEY, REGION, SECRET_KEY};
@@ -184,7 +184,7 @@ async fn interrupt_cancels_the_dlt_run(version: DltVersion) {
             err.kind,
             RunErrorKind::Cancelled {
                 cause: CancelCause::Interrupted,
-                confirmed: true,
+                state: CancelState::Confirmed,
                 ..
             }
         ),
@@ -315,17 +315,16 @@ async fn delete_and_already_gone(version: DltVersion) {
         runner.delete("Done000001").await.expect("gone"),
         DeleteOutcome::AlreadyGone
     );
-    double.inject(Injection::new(
-        "DELETE /scenarios/{id}",
-        409,
-        "\"TEST_RUNNING: Test is running\"",
-        1,
-    ));
-    let err = runner.delete("Other00001").await.expect_err("409");
-    assert!(
-        err.to_string().contains("409") && err.to_string().contains("TEST_RUNNING"),
-        "{err}"
+    // A live test: v4 refuses the delete (409 TEST_RUNNING), so the runner cancels it, waits for
+    // `cancelled` and deletes it; v3.2.1 deletes it as it is.
+    double.seed("Live000001", "running");
+    assert_eq!(
+        runner.delete("Live000001").await.expect("delete a live test"),
+        DeleteOutcome::Deleted
     );
+    assert!(double.item("Live000001").is_none());
+    let cancels = double.call_count("POST /scenarios/{id}");
+    assert_eq!(cancels, u64::from(version.is_v4()), "{:?}", double.calls());
 }
 
 async fn sigv4_is_verified(version: DltVersion) {

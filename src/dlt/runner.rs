@@ -129,7 +129,9 @@ pub struct RunnerOptions {
     pub scenarios_bucket: Option<String>,
     /// Overall limit from the POST to results; on expiry the run is cancelled.
     pub timeout: Duration,
-    /// How long to wait for `cancelled` after asking DLT to cancel.
+    /// How long to wait, from Ctrl-C or the timeout, for DLT to take the cancel and confirm it.
+    /// Short on purpose: v4 takes 30 s or more to cancel (its clean-up sleeps first), CI
+    /// runners kill a job about 10 s after the interrupt, and the cancel goes on in DLT anyway.
     pub cancel_wait: Duration,
     pub poll: PollPolicy,
 }
@@ -141,10 +143,25 @@ impl RunnerOptions {
             default_region: default_region.into(),
             scenarios_bucket: None,
             timeout,
-            cancel_wait: Duration::from_secs(60),
+            cancel_wait: DEFAULT_CANCEL_WAIT,
             poll: PollPolicy::default(),
         }
     }
+}
+
+/// The default [`RunnerOptions::cancel_wait`]: with the cancel request and Terraform's own exit,
+/// an interrupted apply ends within 5 s of the Ctrl-C.
+pub const DEFAULT_CANCEL_WAIT: Duration = Duration::from_secs(3);
+
+/// How far a cancel got before the runner stopped waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelState {
+    /// DLT reports the run ended (`cancelled`, or another terminal status).
+    Confirmed,
+    /// DLT accepted the cancel request; the run was still stopping when the wait ended.
+    Requested,
+    /// The cancel request failed or got no answer in time.
+    NotSent(String),
 }
 
 /// Why a cancellation happened.
@@ -182,17 +199,17 @@ pub enum RunErrorKind {
     Failed { reason: String },
     #[error("the DLT run was cancelled outside Terraform")]
     CancelledExternally,
-    #[error("{}", cancel_message(*cause, *timeout, *confirmed))]
+    #[error("{}", cancel_message(*cause, *timeout, state))]
     Cancelled {
         cause: CancelCause,
         timeout: Duration,
-        confirmed: bool,
+        state: CancelState,
     },
     #[error("the DLT run completed but its results are missing or empty")]
     NoResults,
 }
 
-fn cancel_message(cause: CancelCause, timeout: Duration, confirmed: bool) -> String {
+fn cancel_message(cause: CancelCause, timeout: Duration, state: &CancelState) -> String {
     let why = match cause {
         CancelCause::Interrupted => "interrupted".to_string(),
         CancelCause::TimedOut => {
@@ -202,10 +219,16 @@ fn cancel_message(cause: CancelCause, timeout: Duration, confirmed: bool) -> Str
             )
         }
     };
-    let state = if confirmed {
-        "DLT cancelled it"
-    } else {
-        "DLT was asked to cancel it but did not confirm in time; check the DLT console"
+    let state = match state {
+        CancelState::Confirmed => "DLT cancelled it".to_string(),
+        CancelState::Requested => {
+            "the cancel was requested and DLT finishes it asynchronously (DLT v4 takes 30 s or \
+                                   more); the test stays in state, so the next apply replaces it and destroy deletes it"
+                .to_string()
+        }
+        CancelState::NotSent(e) => {
+            format!("the cancel request did not get through ({e}); stop the test in the DLT console")
+        }
     };
     format!("the DLT run was {why}: {state}")
 }
@@ -673,35 +696,48 @@ impl DltRunner {
         }
     }
 
+    /// Sends the cancel and waits for confirmation, all within `cancel_wait` (every call is
+    /// bounded by what is left of it, retries included), so an interrupted apply ends promptly.
     async fn cancel_run(&self, test_id: &str, cause: CancelCause, opts: &RunnerOptions) -> RunError {
         log::warn!("DLT test {test_id}: cancelling ({cause:?})");
-        let kind = |confirmed| RunErrorKind::Cancelled {
+        let kind = |state| RunErrorKind::Cancelled {
             cause,
             timeout: opts.timeout,
-            confirmed,
+            state,
         };
-        if let Err(e) = self.client.cancel_scenario(test_id).await {
-            log::error!("DLT test {test_id}: cancel request failed: {e}");
-            return RunError::started(test_id, kind(false));
-        }
-        let until = Instant::now() + opts.cancel_wait;
-        let interval = opts.poll.fast;
-        while Instant::now() < until {
-            tokio::time::sleep(interval.min(until.saturating_duration_since(Instant::now()))).await;
-            match self.client.get_scenario(test_id).await {
-                Ok(d) if d.status == TestStatus::Cancelled => {
-                    log::info!("DLT test {test_id} cancelled");
-                    return RunError::started(test_id, kind(true));
-                }
-                Ok(d) if d.status.is_terminal() => {
-                    log::info!("DLT test {test_id} ended {} while cancelling", d.status);
-                    return RunError::started(test_id, kind(true));
-                }
-                Ok(_) => {}
-                Err(e) => log::warn!("DLT test {test_id}: status poll while cancelling failed: {e}"),
+        let until = tokio::time::Instant::now() + opts.cancel_wait;
+        match tokio::time::timeout_at(until, self.client.cancel_scenario(test_id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                log::error!("DLT test {test_id}: cancel request failed: {e}");
+                return RunError::started(test_id, kind(CancelState::NotSent(e.to_string())));
+            }
+            Err(_) => {
+                let e = format!("no answer within {}s", opts.cancel_wait.as_secs_f64());
+                log::error!("DLT test {test_id}: cancel request: {e}");
+                return RunError::started(test_id, kind(CancelState::NotSent(e)));
             }
         }
-        RunError::started(test_id, kind(false))
+        log::info!("DLT test {test_id}: cancel requested");
+        let interval = opts.poll.fast.min(Duration::from_secs(1));
+        loop {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(interval.min(left)).await;
+            match tokio::time::timeout_at(until, self.client.get_scenario(test_id)).await {
+                Ok(Ok(d)) if d.status.is_terminal() => {
+                    log::info!("DLT test {test_id} ended {} after the cancel", d.status);
+                    return RunError::started(test_id, kind(CancelState::Confirmed));
+                }
+                Ok(Ok(d)) => log::debug!("DLT test {test_id}: {} while cancelling", d.status),
+                Ok(Err(e)) => log::warn!("DLT test {test_id}: status poll while cancelling failed: {e}"),
+                Err(_) => break,
+            }
+        }
+        log::warn!("DLT test {test_id}: still stopping; DLT finishes the cancel on its own");
+        RunError::started(test_id, kind(CancelState::Requested))
     }
 
     async fn upload_script(&self, test_id: &str, script: &Path, opts: &RunnerOptions) -> Result<(), RunError> {
@@ -739,18 +775,36 @@ impl DltRunner {
 
     /// Deletes a test (destroy). Gone already = success. v4.1+ refuses to delete a live test
     /// (409); the error says so, and the caller may cancel first with [`DltRunner::cancel`].
+    ///
+    /// On that 409 (an interrupted run still `cancelling`, or a run started elsewhere) the test is
+    /// cancelled if it is not stopping yet, waited for and deleted; the caller bounds the whole
+    /// by its delete timeout.
     pub async fn delete(&self, test_id: &str) -> Result<DeleteOutcome, RunError> {
-        match self.client.delete_scenario(test_id).await {
-            Ok(o) => Ok(o),
-            Err(e) if e.is_conflict() => Err(RunError::started(
-                test_id,
-                RunErrorKind::Failed {
-                    reason: format!(
-                        "DLT refused to delete the test because it is still running ({e}); cancel it and try again"
-                    ),
-                },
-            )),
-            Err(e) => Err(RunError::started(test_id, e)),
+        let mut cancelled = false;
+        loop {
+            match self.client.delete_scenario(test_id).await {
+                Ok(o) => return Ok(o),
+                Err(e) if e.is_conflict() => {
+                    let d = self
+                        .client
+                        .get_scenario(test_id)
+                        .await
+                        .map_err(|e| RunError::started(test_id, e))?;
+                    log::info!(
+                        "DLT test {test_id} is {}; waiting for it to stop before deleting it",
+                        d.status
+                    );
+                    if !cancelled && d.status.is_active() && d.status != TestStatus::Cancelling {
+                        self.client
+                            .cancel_scenario(test_id)
+                            .await
+                            .map_err(|e| RunError::started(test_id, e))?;
+                        cancelled = true;
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Err(e) => return Err(RunError::started(test_id, e)),
+            }
         }
     }
 
