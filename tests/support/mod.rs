@@ -43,6 +43,7 @@ pub mod mirror;
 pub mod moto;
 pub mod target;
 pub mod terraform;
+pub mod terragrunt;
 
 /// A small multi-thread runtime for suites whose tests are synchronous (Terraform runs) but
 /// need async set-up (moto seeding, SDK checks).
