@@ -3,6 +3,7 @@
 pub mod client;
 pub mod duration;
 pub mod gates;
+pub mod limits;
 pub mod model;
 pub mod report;
 pub mod results;

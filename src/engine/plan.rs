@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use url::{Position, Url};
 
+use crate::dlt::limits;
 use crate::dlt::scenario::RequestSpec;
 
 const USER_AGENT: &str = concat!("terraform-provider-dlt/", env!("CARGO_PKG_VERSION"));
@@ -51,6 +52,7 @@ impl Plan {
 
     /// Validates and prepares every request; the error is the index of the first bad one.
     pub(crate) fn build(specs: &[RequestSpec]) -> Result<Plan, (usize, String)> {
+        limits::requests(specs.len()).map_err(|e| (0, e))?;
         // Label = URL, or "METHOD URL" when one URL is used with several methods.
         let mut methods_by_url: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for spec in specs {
@@ -78,6 +80,7 @@ fn prepare(
     methods_by_url: &BTreeMap<&str, Vec<String>>,
     plan: &mut Plan,
 ) -> Result<Prepared, String> {
+    limits::url(&spec.url)?;
     let url = Url::parse(spec.url.trim()).map_err(|e| format!("invalid URL {:?}: {e}", spec.url))?;
     let tls = match url.scheme() {
         "http" => false,
@@ -108,6 +111,11 @@ fn prepare(
     let method = http::Method::from_bytes(method_name.as_bytes())
         .map_err(|_| format!("invalid HTTP method {:?}", spec.method))?;
 
+    limits::body(&spec.body)?;
+    limits::header_count(spec.headers.len())?;
+    for (name, value) in &spec.headers {
+        limits::header(name, value)?;
+    }
     let mut headers = http::HeaderMap::new();
     for (name, value) in &spec.headers {
         let n = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;

@@ -6,11 +6,8 @@ use std::time::Duration;
 
 use crate::aws::error::cut;
 use crate::dlt::duration::parse_duration;
+use crate::dlt::limits;
 use crate::plugin::{Diagnostics, Value};
-
-/// Longest URL accepted anywhere (request URLs, endpoints, template URLs): far above any real URL,
-/// well below what would make an HTTP request line or a diagnostic unreasonable.
-pub const MAX_URL_BYTES: usize = 8 * 1024;
 
 /// A duration string; returns the parsed value when known and valid.
 pub fn duration(d: &mut Diagnostics, path: &str, v: &Value) -> Option<Duration> {
@@ -134,12 +131,8 @@ pub fn endpoint_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option
 /// An absolute `http://` or `https://` URL with a host.
 pub fn http_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
     let s = v.as_str()?;
-    if s.len() > MAX_URL_BYTES {
-        d.attr_error(
-            path,
-            "URL too long",
-            format!("{path} is {} bytes long; the limit is {MAX_URL_BYTES} bytes.", s.len()),
-        );
+    if let Err(e) = limits::url(s) {
+        d.attr_error(path, "URL too long", format!("{path}: {e}."));
         return None;
     }
     match url::Url::parse(s) {
@@ -246,7 +239,7 @@ mod tests {
         endpoint_url(&mut d, "endpoints.s3", &Value::string(&huge));
         let detail = &d.iter().next().unwrap().detail;
         assert!(detail.len() < 500, "{} bytes", detail.len());
-        assert!(detail.contains("10000009 bytes"), "{detail}");
+        assert!(detail.contains("10000009 bytes long"), "{detail}");
         let mut d = Diagnostics::new();
         one_of(&mut d, "x", &Value::string("y".repeat(1000)), &["a"]);
         assert!(d.iter().next().unwrap().detail.contains("(1000 characters)"));

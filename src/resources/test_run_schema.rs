@@ -5,6 +5,7 @@ use crate::dlt::gates::{Gates, Limit, Unit, GATES};
 use crate::plugin::{timeouts_block, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use super::checks;
+use crate::dlt::limits;
 
 /// Computed `results` object: the shared results model, times in ms, throughput in req/s.
 pub const RESULT_FIELDS: [(&str, &str); 12] = [
@@ -274,9 +275,33 @@ pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
         }
         _ => {}
     }
+    if let Err(e) = limits::requests(requests.elements().len()) {
+        d.attr_error(
+            "scenario.requests",
+            "Too many requests",
+            format!("scenario.requests: {e}."),
+        );
+    }
     for (i, r) in requests.elements().iter().enumerate() {
         let p = format!("scenario.requests[{i}]");
         checks::http_url(d, &format!("{p}.url"), r.get("url"));
+        if let Some(Err(e)) = r.get("body").as_str().map(limits::body) {
+            d.attr_error(&format!("{p}.body"), "Body too large", format!("{p}.body: {e}."));
+        }
+        let over = r.get("headers").entries().and_then(|h| {
+            limits::header_count(h.len()).err().or_else(|| {
+                h.iter()
+                    .find_map(|(k, v)| limits::header(k, v.as_str().unwrap_or_default()).err())
+            })
+        });
+        let headers_within_limits = over.is_none();
+        if let Some(e) = over {
+            d.attr_error(
+                &format!("{p}.headers"),
+                "Header limit exceeded",
+                format!("{p}.headers: {e}."),
+            );
+        }
         if let Some(m) = r.get("method").as_str() {
             let ok = !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic());
             if !ok {
@@ -293,7 +318,8 @@ pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
                 );
             }
         }
-        if let Some(h) = r.get("headers").entries() {
+        // Over the limits, the per-name checks would repeat the problem thousands of times.
+        if let Some(h) = r.get("headers").entries().filter(|_| headers_within_limits) {
             for name in h.keys() {
                 let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
                 if !ok {
