@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             println!("terraform-provider-dlt {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some("run") => dlt_provider::engine::cli::main(&args[2..]),
+        Some("run") => dlt_provider::cli::main(&args[2..]),
         Some(other) => {
             eprintln!(
                 "terraform-provider-dlt: unknown argument {other:?}\n\n\

@@ -1,15 +1,17 @@
-//! The `dlt` provider: its configuration schema and the shared data resources reach it through.
+//! The `dlt` provider: its configuration schema, and the resources it serves with the shared
+//! data ([`SharedData`], owned by `resources/`) that configuration fills in.
 //!
 //! `ConfigureProvider` only records settings; AWS clients are built lazily by the first CRUD
 //! call that needs them, so validate, plan and configure never touch the network.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::aws::{AssumeRole, AwsClients, AwsSettings, Endpoints};
 use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Provider, Resource, Schema, Value};
 use crate::resources::checks;
+use crate::resources::provider_data::{ProviderData, SharedData};
 use crate::resources::stack::StackResource;
 use crate::resources::stack_data::StackDataSource;
 use crate::resources::test_run::TestRunResource;
@@ -39,28 +41,6 @@ pub fn aws_settings(config: &Value) -> AwsSettings {
             sts: s(ep.get("sts")),
         },
     }
-}
-
-/// What resources get from the configured provider.
-#[derive(Debug)]
-pub struct ProviderData {
-    /// AWS clients, built on first use.
-    pub aws: AwsClients,
-}
-
-/// Shared, set once by `ConfigureProvider`.
-pub type SharedData = Arc<OnceLock<ProviderData>>;
-
-/// Returns the configured provider data, or a diagnostic when Terraform did not configure it.
-pub fn configured(data: &SharedData) -> Result<&ProviderData, Diagnostics> {
-    data.get().ok_or_else(|| {
-        let mut d = Diagnostics::new();
-        d.error(
-            "Provider not configured",
-            "The dlt provider was used before ConfigureProvider was called.",
-        );
-        d
-    })
 }
 
 #[derive(Default)]

@@ -3,7 +3,7 @@
 
 mod support;
 
-use dlt_provider::engine;
+use dlt_provider::cli;
 use support::target::{TargetConfig, TargetServer};
 
 /// The `run` subcommand end to end: exit 0 when gates pass, 1 when one fails, reports written.
@@ -44,9 +44,9 @@ fn cli_exit_codes_follow_the_gates() {
         .map(|s| s.to_string())
         .collect()
     };
-    let pass = engine::cli::main(&args(write_config(40.0)));
+    let pass = cli::main(&args(write_config(40.0)));
     assert_eq!(pass, std::process::ExitCode::SUCCESS);
-    let fail = engine::cli::main(&args(write_config(90.0)));
+    let fail = cli::main(&args(write_config(90.0)));
     assert_eq!(fail, std::process::ExitCode::from(1));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
@@ -57,7 +57,7 @@ fn cli_exit_codes_follow_the_gates() {
     assert_eq!(doc["passed"], false);
     assert_eq!(doc["results"]["requests"], 100);
     assert_eq!(
-        engine::cli::main(&["run".to_string(), "--config".to_string()]),
+        cli::main(&["run".to_string(), "--config".to_string()]),
         std::process::ExitCode::from(2)
     );
 }

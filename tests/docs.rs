@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use dlt_provider::plugin::{Attribute, Block, DataSource, Provider, Resource};
-use dlt_provider::provider::{DltProvider, SharedData};
+use dlt_provider::provider::DltProvider;
+use dlt_provider::resources::provider_data::SharedData;
 use dlt_provider::resources::{stack::StackResource, stack_data::StackDataSource, test_run::TestRunResource};
 
 fn names(block: &Block, out: &mut Vec<String>) {

@@ -239,7 +239,7 @@ pub enum StackError {
     #[error(
         "timed out after {} waiting for the {operation} of CloudFormation stack {stack_name:?} (last status \
          {status}); the operation continues in AWS. Raise `timeouts.{operation}` if the stack needs longer",
-        crate::dlt::duration::format_duration(*.waited)
+        crate::duration::format_duration(*.waited)
     )]
     Timeout {
         operation: Operation,
@@ -546,7 +546,7 @@ async fn wait_for(
             log::info!(
                 "CloudFormation stack {name:?}: {} ({} elapsed)",
                 desc.status,
-                crate::dlt::duration::format_duration(begin.elapsed())
+                crate::duration::format_duration(begin.elapsed())
             );
             last_status = desc.status.clone();
             last_log = Instant::now();
@@ -554,7 +554,7 @@ async fn wait_for(
             log::info!(
                 "CloudFormation stack {name:?}: still {} ({} elapsed)",
                 desc.status,
-                crate::dlt::duration::format_duration(begin.elapsed())
+                crate::duration::format_duration(begin.elapsed())
             );
             last_log = Instant::now();
         }

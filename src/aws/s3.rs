@@ -1,11 +1,14 @@
 //! S3: script uploads into the DLT scenarios bucket, and reading result objects back (listed by
 //! prefix, bodies streamed chunk by chunk so a multi-gigabyte sample file never sits in memory).
+//! The DLT domain asks for both through its own traits ([`ScriptStore`], [`ResultStore`]),
+//! implemented here for the SDK client, so `dlt/` never imports `aws/`.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use super::error::ErrorParts;
-use crate::dlt::samples::ChunkSink;
+use crate::dlt::runner::ScriptStore;
+use crate::dlt::samples::{ChunkSink, ResultStore};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot upload s3://{bucket}/{key}: {cause}")]
@@ -95,7 +98,16 @@ pub async fn read_object(
 }
 
 #[async_trait::async_trait]
-impl crate::dlt::samples::ResultStore for Client {
+impl ScriptStore for Client {
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), String> {
+        put_object(self, bucket, key, body, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl ResultStore for Client {
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, String> {
         list_keys(self, bucket, prefix).await.map_err(|e| e.cause)
     }

@@ -20,8 +20,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::duration::{format_duration, parse_duration};
 use super::results::{RunResults, Stats};
+use crate::duration::{format_duration, parse_duration};
 
 /// What a threshold is measured in; fixes how it is written and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,19 +22,11 @@ use super::model::{ScenarioDetail, TestStatus};
 use super::results::RunResults;
 use super::scenario::{Scenario, TestSpec};
 
-/// Where JMeter scripts go: an S3 put, abstracted so tests can use an in-memory store.
+/// Where JMeter scripts go: an S3 put, abstracted so tests can use an in-memory store (the S3
+/// implementation is in `crate::aws::s3`, beside the other S3 code).
 #[async_trait]
 pub trait ScriptStore: Send + Sync {
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), String>;
-}
-
-#[async_trait]
-impl ScriptStore for aws_sdk_s3::Client {
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), String> {
-        crate::aws::s3::put_object(self, bucket, key, body, None)
-            .await
-            .map_err(|e| e.to_string())
-    }
 }
 
 /// The poll schedule. All durations are DLT wall-clock times; tests scale them down.
@@ -215,7 +207,7 @@ fn cancel_message(cause: CancelCause, timeout: Duration, state: &CancelState) ->
         CancelCause::TimedOut => {
             format!(
                 "not finished after the {} timeout",
-                super::duration::format_duration(timeout)
+                crate::duration::format_duration(timeout)
             )
         }
     };

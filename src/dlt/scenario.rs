@@ -75,7 +75,7 @@ pub mod duration_str {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::dlt::duration::{format_duration, parse_duration};
+    use crate::duration::{format_duration, parse_duration};
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_duration(*d))

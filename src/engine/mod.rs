@@ -6,14 +6,16 @@
 //! behaves the same whatever runtime awaits it (the plugin server is current-thread). When every
 //! request is plain `http://`, a thread is one mio poll loop driving its users' connections as
 //! state machines (`plain.rs`); with HTTPS, a thread is a current-thread tokio runtime with a task
-//! per user (`worker.rs`), negotiating HTTP/2 or HTTP/1.1 by ALPN (`tls.rs`, hyper for h2). Both
-//! parse HTTP/1.1 responses with the same push parser (`http1.rs`).
+//! per user (`worker.rs`), negotiating HTTP/2 or HTTP/1.1 by ALPN (`tls.rs`, hyper for h2).
+//! [`run`] picks the driver per run; what both drivers share (the run's plan and timing,
+//! progress counters, a thread's results) is in `shared.rs`. Both parse HTTP/1.1 responses
+//! with the same push parser (`http1.rs`).
 //! Latency goes into HDR histograms (`stats.rs`), so memory does not grow with the run length.
 
-pub mod cli;
 mod http1;
 mod plain;
 mod plan;
+mod shared;
 mod stats;
 mod tls;
 mod worker;
@@ -123,7 +125,7 @@ pub async fn run(
     let stop = cancel.child_token();
     let _stop_on_drop = stop.clone().drop_guard();
     let start = Instant::now();
-    let shared = Arc::new(worker::Shared {
+    let shared = Arc::new(shared::Shared {
         plan,
         tls,
         users,
@@ -134,7 +136,7 @@ pub async fn run(
         request_timeout: opts.request_timeout,
         max_requests: opts.max_requests,
         claimed: AtomicU64::new(0),
-        progress: (0..threads).map(|_| worker::Progress::default()).collect(),
+        progress: (0..threads).map(|_| shared::Progress::default()).collect(),
         stop: stop.clone(),
     });
     log::info!(
@@ -147,11 +149,16 @@ pub async fn run(
     for index in 0..threads {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let shared = Arc::clone(&shared);
+        // Plain HTTP runs on one mio poll loop per thread; HTTPS on a tokio runtime per thread.
+        let driver = if shared.tls.is_some() {
+            worker::thread_main
+        } else {
+            plain::thread_main
+        };
         std::thread::Builder::new()
             .name(format!("dlt-engine-{index}"))
             .spawn(move || {
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker::thread_main(&shared, index)));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver(&shared, index)));
                 let outcome = outcome.unwrap_or_else(|_| Err("worker thread panicked".to_string()));
                 let _ = tx.send(outcome);
             })

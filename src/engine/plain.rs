@@ -28,8 +28,8 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::http1::{is_closed, Reader, Response};
 use super::plan::Prepared;
+use super::shared::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 use super::stats::{ErrorKind, ThreadStats};
-use super::worker::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 
 /// Largest response left in the socket by peeking. Bytes left there count against the receive
 /// window and are not seen by receive-buffer autotuning, so larger responses, and those whose

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::aws::error::cut;
-use crate::dlt::duration::parse_duration;
 use crate::dlt::limits;
+use crate::duration::parse_duration;
 use crate::plugin::{Diagnostics, Value};
 
 /// A duration string; returns the parsed value when known and valid.

@@ -15,14 +15,14 @@ use crate::aws::cloudformation::{
 };
 use crate::aws::cognito::{self, AdminPasswordError, CognitoError};
 use crate::aws::ssm::{self, SecureParameter, SsmError};
-use crate::aws::{AwsClients, Clients};
+use crate::aws::Clients;
 use crate::dlt::stack_outputs::{self, WellKnown};
 use crate::plugin::{
     timeouts_block, Attribute, Block, Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value,
 };
-use crate::provider::SharedData;
 
 use super::checks;
+use super::provider_data::{aws_clients, SharedData};
 
 /// Default for each of `timeouts.create/update/delete`: a DLT stack takes 10-20 minutes.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -48,15 +48,6 @@ impl StackResource {
     pub fn new(data: SharedData) -> StackResource {
         StackResource { data }
     }
-}
-
-/// Loads the AWS clients, turning configuration failures into a diagnostic.
-pub(crate) async fn aws_clients(data: &SharedData) -> Result<Clients, Diagnostics> {
-    let aws: &AwsClients = &crate::provider::configured(data)?.aws;
-    aws.get()
-        .await
-        .cloned()
-        .map_err(|e| Diagnostic::error("Cannot configure AWS", e.to_string()).into())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -412,7 +403,7 @@ fn timeout(v: &Value, op: &str) -> Duration {
     v.get("timeouts")
         .get(op)
         .as_str()
-        .and_then(|s| crate::dlt::duration::parse_duration(s).ok())
+        .and_then(|s| crate::duration::parse_duration(s).ok())
         .filter(|d| !d.is_zero())
         .unwrap_or(DEFAULT_TIMEOUT)
 }
@@ -673,7 +664,7 @@ impl Resource for StackResource {
         // Read the password before creating anything, so a wrong parameter fails fast and cheap.
         let ap = planned.get("admin_password");
         let secret = match ap.get("ssm_parameter").as_str() {
-            Some(p) => match fetch_password(&clients, p, None).await {
+            Some(p) => match fetch_password(clients, p, None).await {
                 Ok(s) => Some(s),
                 Err(e) => return Outcome::failed(ssm_diag(&e).into()),
             },
@@ -709,7 +700,7 @@ impl Resource for StackResource {
         state.set("admin_password_version", Value::Null);
         let mut private = Private::default();
         if let Some(secret) = secret {
-            match apply_password(&clients, &state, &secret).await {
+            match apply_password(clients, &state, &secret).await {
                 Ok(v) => {
                     state.set("admin_password_version", Value::int(v));
                     private.live_admin_password_version = Some(v);
@@ -814,7 +805,7 @@ impl Resource for StackResource {
         // As on create, read the password first: a wrong parameter should not leave a half-done update.
         let secret = match (password_wanted, ap.get("ssm_parameter").as_str()) {
             (true, Some(param)) => {
-                match fetch_password(&clients, param, planned.get("admin_password_version").as_i64()).await {
+                match fetch_password(clients, param, planned.get("admin_password_version").as_i64()).await {
                     Ok(s) => Some(s),
                     Err(e) => {
                         return Outcome {
@@ -864,7 +855,7 @@ impl Resource for StackResource {
         if ap.is_null() {
             state.set("admin_password_version", Value::Null);
         } else if let Some(secret) = secret {
-            match apply_password(&clients, &state, &secret).await {
+            match apply_password(clients, &state, &secret).await {
                 Ok(v) => {
                     state.set("admin_password_version", Value::int(v));
                     p.live_admin_password_version = Some(v);

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use crate::aws::cloudformation;
 use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Outcome, Schema, Value};
-use crate::provider::SharedData;
 
-use super::stack::{aws_clients, computed_stack_attributes, set_outputs, validate_name};
+use super::provider_data::{aws_clients, SharedData};
+use super::stack::{computed_stack_attributes, set_outputs, validate_name};
 
 pub struct StackDataSource {
     data: SharedData,

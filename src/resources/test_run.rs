@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::dlt::duration::{format_duration, parse_duration};
 use crate::dlt::gates::{GateResult, Verdict};
 use crate::dlt::report::{self, ReportMeta};
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Load, RequestSpec, Scenario, TestSpec};
+use crate::duration::{format_duration, parse_duration};
 use crate::engine::{self, EngineError, EngineOptions};
 use crate::plugin::{Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
-use crate::provider::SharedData;
 
+use super::provider_data::SharedData;
 use super::test_run_schema::{self, RESULT_FIELDS};
 
 /// How long past ramp-up + hold-for a local run may take before `timeouts.create` (default).

@@ -15,23 +15,13 @@ use crate::dlt::results::RunResults;
 use crate::dlt::runner::{new_test_id, DltRunner, RunErrorKind, RunnerOptions};
 use crate::dlt::scenario::TestSpec;
 use crate::plugin::{Ctx, Diagnostics, Value};
-use crate::provider::{configured, SharedData};
 
+use super::provider_data::{aws_clients, configured, SharedData};
 use super::test_run::RunRecord;
-
-/// The AWS clients, or an error diagnostic.
-async fn clients(data: &SharedData) -> Result<&Clients, Diagnostics> {
-    let provider = configured(data)?;
-    provider.aws.get().await.map_err(|e| {
-        let mut d = Diagnostics::new();
-        d.error("AWS configuration", e.to_string());
-        d
-    })
-}
 
 /// A DLT client for the `dlt` block of `config`, signing with Cognito-issued or IAM credentials.
 async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, String), Diagnostics> {
-    let clients = clients(data).await?;
+    let clients = aws_clients(data).await?;
     let dlt = config.get("dlt");
     let region = dlt
         .get("region")
@@ -141,7 +131,7 @@ pub async fn run(
 ) -> Result<RunRecord, (Option<RunRecord>, Diagnostics)> {
     let (client, region) = dlt_client(data, planned).await.map_err(|d| (None, d))?;
     let mut runner = DltRunner::new(client);
-    if let Ok(c) = clients(data).await {
+    if let Ok(c) = aws_clients(data).await {
         runner = runner.with_script_store(Arc::new(c.s3.clone()));
     }
     let test_id = new_test_id();

@@ -1,4 +1,6 @@
-//! Duration strings with units (`"500ms"`, `"1.5s"`, `"3m"`, `"1h30m"`), as SPEC.md fixes them.
+//! Duration strings with units (`"500ms"`, `"1.5s"`, `"3m"`, `"1h30m"`), as the provider's
+//! interface writes them. Every layer reads or shows durations (the AWS waits, the DLT domain,
+//! the resources, the `run` command), so this lives at crate level and imports nothing.
 //!
 //! Go's `time.ParseDuration` grammar without sign: one or more `<decimal><unit>` groups,
 //! unit one of `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`. A bare number is refused so that

@@ -1,5 +1,7 @@
 //! `terraform-provider-dlt run --config test.json [--json]`: runs a test definition on the local
-//! engine outside Terraform (quick checks, benchmarks, CI without Terraform).
+//! engine outside Terraform (quick checks, benchmarks, CI without Terraform). An application of
+//! its own beside the plugin: it uses the engine, the gates' verdict and the reports as the
+//! resource does, and knows nothing of Terraform.
 //!
 //! Exit codes: 0 every gate passed, 1 a gate failed, 2 anything else (bad arguments or config,
 //! engine error, Ctrl-C).
@@ -9,12 +11,12 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{EngineError, EngineOptions};
-use crate::dlt::duration::parse_duration;
 use crate::dlt::gates::{GateResult, Verdict};
 use crate::dlt::report::{self, ReportMeta};
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Scenario, TestSpec};
+use crate::duration::parse_duration;
+use crate::engine::{self, EngineError, EngineOptions};
 
 const USAGE: &str = "usage: terraform-provider-dlt run --config <test.json> [--json] [--timeout <30s>] \
 [--max-requests <n>] [--threads <n>] [--junit <path>] [--report <path>]";
@@ -117,7 +119,7 @@ pub fn main(args: &[String]) -> ExitCode {
                 on_ctrl_c.cancel();
             }
         });
-        super::run(requests, &spec.load, &args.opts, cancel).await
+        engine::run(requests, &spec.load, &args.opts, cancel).await
     });
     let finished_at = now_rfc3339();
     let (results, cancelled) = match outcome {
