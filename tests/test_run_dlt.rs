@@ -295,6 +295,33 @@ fn dlt_failed_status_reports_error_reason_and_keeps_the_id(version: DltVersion) 
 /// stays in state, tainted, and destroy deletes the test once DLT has finished cancelling (v4
 /// refuses to delete it before, with 409).
 fn interrupt_cancels_the_running_dlt_test(version: DltVersion) {
+    interrupted_apply_cancels_the_run(version, Signal::IntTerraform);
+}
+
+/// How a CI runner (or a user) stops an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// Ctrl-C in a terminal: SIGINT to Terraform.
+    IntTerraform,
+    /// SIGTERM to Terraform alone.
+    TermTerraform,
+    /// SIGTERM to Terraform's whole process group, provider included: what a runner ending the
+    /// job does. The provider must send the cancel before it exits.
+    TermGroup,
+}
+
+#[test]
+fn sigterm_to_terraform_alone_cancels_the_running_dlt_test() {
+    interrupted_apply_cancels_the_run(DltVersion::V423, Signal::TermTerraform);
+}
+
+#[test]
+fn sigterm_to_the_process_group_cancels_the_running_dlt_test() {
+    interrupted_apply_cancels_the_run(DltVersion::V423, Signal::TermGroup);
+}
+
+fn interrupted_apply_cancels_the_run(version: DltVersion, signal: Signal) {
+    use std::os::unix::process::CommandExt;
     let Some(primary) = terraform::primary() else {
         return eprintln!("SKIP: no terraform");
     };
@@ -318,8 +345,10 @@ fn interrupt_cancels_the_running_dlt_test(version: DltVersion) {
         run_block(&double, &target.url("/"), "", load, "{}", "")
     );
     let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
-    let child = ws
-        .command(&["apply", "-no-color", "-input=false", "-auto-approve"])
+    let mut apply = ws.command(&["apply", "-no-color", "-input=false", "-auto-approve"]);
+    // Its own process group, so that a group signal reaches Terraform and the provider only.
+    apply.process_group(0);
+    let child = apply
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -328,9 +357,13 @@ fn interrupt_cancels_the_running_dlt_test(version: DltVersion) {
     assert!(started, "the test never started");
     std::thread::sleep(Duration::from_millis(700));
     let t0 = Instant::now();
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
+    let pid = child.id().to_string();
+    let (sig, target) = match signal {
+        Signal::IntTerraform => ("-INT", pid),
+        Signal::TermTerraform => ("-TERM", pid),
+        Signal::TermGroup => ("-TERM", format!("-{pid}")),
+    };
+    let _ = std::process::Command::new("kill").args([sig, "--", &target]).status();
     let out = child.wait_with_output().expect("apply exits");
     let exit_after = t0.elapsed();
     let text = flat(&format!(
@@ -339,7 +372,7 @@ fn interrupt_cancels_the_running_dlt_test(version: DltVersion) {
         String::from_utf8_lossy(&out.stderr)
     ));
     eprintln!(
-        "{}: Terraform exited {:.2} s after the interrupt",
+        "{} {signal:?}: Terraform exited {:.2} s after the signal",
         version.tag(),
         exit_after.as_secs_f64()
     );

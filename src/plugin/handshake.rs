@@ -30,6 +30,9 @@ pub const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76
 /// go-plugin core protocol version (field 1 of the handshake line).
 const CORE_PROTOCOL_VERSION: u32 = 1;
 const APP_PROTOCOL_VERSION: u32 = 6;
+/// How long a SIGTERM waits for in-flight RPCs (an apply cancelling its load test) before the
+/// process exits. CI runners send SIGKILL about 10 s after SIGTERM.
+const SIGTERM_GRACE: Duration = Duration::from_secs(8);
 
 /// Serves `provider` to Terraform. Returns the process exit code: 0 after `Shutdown`, 1 when
 /// not launched by Terraform or when the socket cannot be served.
@@ -133,6 +136,7 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
     let _guard = SocketGuard(path.clone());
     let shutdown = CancellationToken::new();
     let stop = CancellationToken::new();
+    let service = ProviderService::new(provider, stop.clone());
 
     match mode {
         Mode::Terraform { client_cert } => {
@@ -141,11 +145,21 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
             // handler replaces the default action; the stream is kept but never polled.
             use tokio::signal::unix::{signal, SignalKind};
             let _sigint = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
-            // SIGTERM (e.g. a killed CI job): stop like Shutdown so the socket is removed.
+            // SIGTERM: a CI runner ending the job sends it to the whole process group, so it can
+            // reach us before (or without) Terraform's StopProvider. Treat it as a stop request
+            // first — an apply in flight cancels its load test and answers Terraform — and only
+            // then shut down, within the grace CI runners give before SIGKILL.
             let mut sigterm = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
-            let on_term = shutdown.clone();
+            let (on_term, stop_on_term) = (shutdown.clone(), stop.clone());
+            let in_flight = service.in_flight();
             tokio::spawn(async move {
                 if sigterm.recv().await.is_some() {
+                    log::info!("SIGTERM: stopping in-flight work before exiting");
+                    stop_on_term.cancel();
+                    in_flight.close();
+                    if tokio::time::timeout(SIGTERM_GRACE, in_flight.wait()).await.is_err() {
+                        log::warn!("SIGTERM: work still running after {SIGTERM_GRACE:?}; exiting anyway");
+                    }
                     on_term.cancel();
                 }
             });
@@ -163,7 +177,7 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
                     None
                 }
             };
-            let served = serve_grpc(provider, listener, acceptor, shutdown.clone(), stop);
+            let served = serve_grpc(service, listener, acceptor, shutdown.clone());
             tokio::pin!(served);
             tokio::select! {
                 r = &mut served => r,
@@ -197,7 +211,7 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
                 let _ = tokio::signal::ctrl_c().await;
                 ctrl_c.cancel();
             });
-            serve_grpc(provider, listener, None, shutdown, stop).await
+            serve_grpc(service, listener, None, shutdown).await
         }
     }
 }
@@ -215,14 +229,13 @@ fn handshake_line(path: &Path, cert_b64: &str) -> Result<(), String> {
 }
 
 async fn serve_grpc(
-    provider: Arc<dyn Provider>,
+    service: ProviderService,
     listener: UnixListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
-    stop: CancellationToken,
 ) -> Result<(), String> {
     let router = tonic::transport::Server::builder()
-        .add_service(ProviderService::new(provider, stop).into_server())
+        .add_service(service.into_server())
         .add_service(Controller::new(shutdown.clone()).into_server());
     let incoming = accept_loop(listener, acceptor, shutdown.clone());
     router

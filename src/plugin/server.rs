@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
 use super::codec;
@@ -40,6 +41,8 @@ struct Inner {
     provider: Arc<dyn Provider>,
     catalog: OnceLock<Catalog>,
     stop: CancellationToken,
+    /// Every RPC handler runs as a task of this tracker, so a shutdown can wait for them.
+    in_flight: TaskTracker,
 }
 
 impl Inner {
@@ -106,8 +109,15 @@ impl ProviderService {
                 provider,
                 catalog: OnceLock::new(),
                 stop,
+                in_flight: TaskTracker::new(),
             }),
         }
+    }
+
+    /// The handlers running now. A SIGTERM handler fires `stop`, then waits on this (closed)
+    /// tracker so that an apply can send its cancel and answer Terraform before the process exits.
+    pub fn in_flight(&self) -> TaskTracker {
+        self.inner.in_flight.clone()
     }
 
     /// The tonic server for this service, with the 256 MiB message limits.
@@ -330,13 +340,13 @@ fn check_write_only_allowed(block: &Block, config: &Value, caps: Option<&pb::Cli
 
 /// Runs `fut` in its own task: a panic becomes an error diagnostic on an otherwise default
 /// response instead of tearing down the connection.
-async fn guarded<T, F>(rpc: &'static str, fut: F) -> Res<T>
+async fn guarded<T, F>(in_flight: &TaskTracker, rpc: &'static str, fut: F) -> Res<T>
 where
     T: WithDiagnostics + Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
     log::debug!("tfplugin6 {rpc}");
-    match tokio::spawn(fut).await {
+    match in_flight.spawn(fut).await {
         Ok(resp) => Ok(Response::new(resp)),
         Err(e) => {
             let msg = if e.is_panic() {
@@ -382,7 +392,7 @@ macro_rules! tri {
 impl pb::provider_server::Provider for ProviderService {
     async fn get_metadata(&self, _req: Request<pb::get_metadata::Request>) -> Res<pb::get_metadata::Response> {
         let inner = self.inner.clone();
-        guarded("GetMetadata", async move {
+        guarded(&self.inner.in_flight, "GetMetadata", async move {
             let cat = inner.catalog();
             pb::get_metadata::Response {
                 server_capabilities: Some(capabilities()),
@@ -411,7 +421,7 @@ impl pb::provider_server::Provider for ProviderService {
         _req: Request<pb::get_provider_schema::Request>,
     ) -> Res<pb::get_provider_schema::Response> {
         let inner = self.inner.clone();
-        guarded("GetProviderSchema", async move {
+        guarded(&self.inner.in_flight, "GetProviderSchema", async move {
             let cat = inner.catalog();
             pb::get_provider_schema::Response {
                 provider: Some(schema_to_proto(&cat.provider_schema)),
@@ -449,7 +459,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::validate_provider_config::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ValidateProviderConfig", async move {
+        guarded(&self.inner.in_flight, "ValidateProviderConfig", async move {
             let mut resp = pb::validate_provider_config::Response::default();
             let ty = inner.catalog().provider_schema.value_type();
             let config = tri!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
@@ -465,7 +475,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::validate_resource_config::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ValidateResourceConfig", async move {
+        guarded(&self.inner.in_flight, "ValidateResourceConfig", async move {
             let mut resp = pb::validate_resource_config::Response::default();
             let (res, schema) = tri!(inner.resource(&req.type_name), resp);
             let config = tri!(
@@ -486,7 +496,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::validate_data_resource_config::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ValidateDataResourceConfig", async move {
+        guarded(&self.inner.in_flight, "ValidateDataResourceConfig", async move {
             let mut resp = pb::validate_data_resource_config::Response::default();
             let (ds, schema) = tri!(inner.data_source(&req.type_name), resp);
             let config = tri!(
@@ -505,7 +515,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::upgrade_resource_state::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("UpgradeResourceState", async move {
+        guarded(&self.inner.in_flight, "UpgradeResourceState", async move {
             let mut resp = pb::upgrade_resource_state::Response::default();
             let (res, schema) = tri!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
@@ -571,7 +581,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::configure_provider::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ConfigureProvider", async move {
+        guarded(&self.inner.in_flight, "ConfigureProvider", async move {
             let mut resp = pb::configure_provider::Response::default();
             let ty = inner.catalog().provider_schema.value_type();
             let config = tri!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
@@ -585,7 +595,7 @@ impl pb::provider_server::Provider for ProviderService {
     async fn read_resource(&self, req: Request<pb::read_resource::Request>) -> Res<pb::read_resource::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ReadResource", async move {
+        guarded(&self.inner.in_flight, "ReadResource", async move {
             let mut resp = pb::read_resource::Response {
                 private: req.private.clone(),
                 ..Default::default()
@@ -626,7 +636,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::plan_resource_change::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("PlanResourceChange", async move {
+        guarded(&self.inner.in_flight, "PlanResourceChange", async move {
             let mut resp = pb::plan_resource_change::Response::default();
             let (res, schema) = tri!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
@@ -654,7 +664,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::apply_resource_change::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ApplyResourceChange", async move {
+        guarded(&self.inner.in_flight, "ApplyResourceChange", async move {
             let mut resp = pb::apply_resource_change::Response::default();
             let (res, schema) = tri!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
@@ -709,7 +719,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::import_resource_state::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ImportResourceState", async move {
+        guarded(&self.inner.in_flight, "ImportResourceState", async move {
             let mut resp = pb::import_resource_state::Response::default();
             let (res, schema) = tri!(inner.resource(&req.type_name), resp);
             let out = res.import(&inner.ctx(), &req.id).await;
@@ -751,7 +761,7 @@ impl pb::provider_server::Provider for ProviderService {
     ) -> Res<pb::read_data_source::Response> {
         let inner = self.inner.clone();
         let req = req.into_inner();
-        guarded("ReadDataSource", async move {
+        guarded(&self.inner.in_flight, "ReadDataSource", async move {
             let mut resp = pb::read_data_source::Response::default();
             let (ds, schema) = tri!(inner.data_source(&req.type_name), resp);
             let ty = schema.value_type();
