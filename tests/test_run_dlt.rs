@@ -11,23 +11,13 @@ use support::moto::{self, workspace_as as workspace, Moto, Seed};
 use support::target::{TargetConfig, TargetServer};
 use support::{fault_proxy, flat, runtime, terraform};
 
-/// moto's `GetCredentialsForIdentity` answer (fixed values).
-const MOTO_IDENTITY_KEY: &str = "TESTACCESSKEY12345";
-const MOTO_IDENTITY_SECRET: &str = "ABCSECRETKEY";
-const MOTO_IDENTITY_TOKEN: &str = "ABC12345";
-
 /// A double of one DLT release that accepts both its own IAM test credentials and moto's
 /// identity-pool credentials.
 fn double(version: DltVersion, s3_bucket: Option<(aws_sdk_s3::Client, String)>) -> DltDouble {
-    let mut config = DoubleConfig {
+    DltDouble::start(DoubleConfig {
         s3_bucket,
-        ..DoubleConfig::for_version(version)
-    };
-    config.credentials.insert(
-        MOTO_IDENTITY_KEY.to_string(),
-        (MOTO_IDENTITY_SECRET.to_string(), Some(MOTO_IDENTITY_TOKEN.to_string())),
-    );
-    DltDouble::start(config)
+        ..DoubleConfig::for_version(version).with_moto_identities()
+    })
 }
 
 fn provider_block(moto: &Moto) -> String {
@@ -163,7 +153,11 @@ fn stack_then_cognito_signed_run_passes_and_keeps_secrets_out(version: DltVersio
     assert!(target.served() > 0, "the double really ran the scenario");
 
     // Secrets: the Cognito password, the provider's secret key and the identity-pool secret.
-    let secrets = [seed.password.as_str(), moto::SECRET_ACCESS_KEY, MOTO_IDENTITY_SECRET];
+    let secrets = [
+        seed.password.as_str(),
+        moto::SECRET_ACCESS_KEY,
+        moto::IDENTITY_SECRET_KEY,
+    ];
     let trace = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(trace.len() > 1000, "trace log written");
     for (what, text) in [

@@ -388,6 +388,66 @@ pub async fn describe_stack(client: &Client, name_or_id: &str) -> Result<Option<
     }
 }
 
+/// One resource of a stack as `ListStackResources` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StackResource {
+    pub logical_id: String,
+    /// The resource's name or id (a RestApi id, a user pool id, a bucket name, a nested stack ARN).
+    pub physical_id: String,
+    /// `AWS::ApiGateway::RestApi`, ...
+    pub resource_type: String,
+    /// Logical ids of the nested stacks it sits in, outermost first; empty in the root stack.
+    pub nested_in: Vec<String>,
+}
+
+/// Nested stacks followed at most this deep (DLT's templates nest none; customised ones may).
+const MAX_NESTING: usize = 5;
+
+/// Every resource of a stack and of the stacks nested in it (`AWS::CloudFormation::Stack`), all
+/// pages. Resources whose creation failed or that have no physical id yet are left out.
+pub async fn list_stack_resources(client: &Client, name_or_id: &str) -> Result<Vec<StackResource>, StackError> {
+    let mut out = Vec::new();
+    let mut queue = vec![(name_or_id.to_string(), Vec::<String>::new())];
+    while let Some((stack, path)) = queue.pop() {
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_stack_resources()
+                .stack_name(&stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| api_error("listing the resources", &stack, &e))?;
+            for r in page.stack_resource_summaries() {
+                let physical = r.physical_resource_id().unwrap_or_default();
+                let failed = r
+                    .resource_status()
+                    .is_some_and(|s| s.as_str().ends_with("_FAILED") || s.as_str().starts_with("DELETE"));
+                if physical.is_empty() || failed {
+                    continue;
+                }
+                let resource = StackResource {
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                    physical_id: physical.to_string(),
+                    resource_type: r.resource_type().unwrap_or_default().to_string(),
+                    nested_in: path.clone(),
+                };
+                if resource.resource_type == "AWS::CloudFormation::Stack" && path.len() < MAX_NESTING {
+                    let mut inner = path.clone();
+                    inner.push(resource.logical_id.clone());
+                    queue.push((resource.physical_id.clone(), inner));
+                }
+                out.push(resource);
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Creates a stack and waits for the create to finish.
 ///
 /// On failure the error carries the stack ARN ([`StackError::stack_id`]) when the stack exists, so

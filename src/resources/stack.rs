@@ -16,7 +16,7 @@ use crate::aws::cloudformation::{
 use crate::aws::cognito::{self, AdminPasswordError, CognitoError};
 use crate::aws::ssm::{self, SecureParameter, SsmError};
 use crate::aws::Clients;
-use crate::dlt::stack_outputs::{self, WellKnown};
+use crate::dlt::stack_outputs::{self, Discovered, WellKnown};
 use crate::plugin::{
     timeouts_block, Attribute, Block, Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value,
 };
@@ -70,7 +70,7 @@ fn output_names_attribute() -> Attribute {
         .collect();
     Attribute::single("output_names", attrs).optional().describe(
         "Maps well-known attributes to output names of templates that name their outputs differently. An entry \
-         replaces the built-in names for that attribute.",
+         replaces the built-in names and the discovery from stack resources for that attribute.",
     )
 }
 
@@ -84,24 +84,30 @@ pub(crate) fn computed_stack_attributes() -> Vec<Attribute> {
             .computed()
             .describe("All stack outputs, by output name."),
         Attribute::string("api_endpoint").computed().describe(
-            "DLT REST API base URL (output `DLTApiEndpointD98B09AC`, or `output_names.api_endpoint`); null when the \
-             template has no such output.",
+            "DLT REST API base URL (output `DLTApiEndpointD98B09AC`, or `output_names.api_endpoint`; without the \
+             output, built from the stack's `AWS::ApiGateway::RestApi` and `AWS::ApiGateway::Stage`); null when none \
+             is found.",
         ),
-        Attribute::string("console_url")
-            .computed()
-            .describe("DLT web console URL (output `Console`, with `https://` added to the bare CloudFront domain)."),
-        Attribute::string("user_pool_id")
-            .computed()
-            .describe("Cognito user pool id (output `UserPoolId` or `CognitoUserPoolID`)."),
-        Attribute::string("user_pool_client_id")
-            .computed()
-            .describe("Cognito user pool app client id (output `ClientId` or `CognitoAppClientID`)."),
-        Attribute::string("identity_pool_id")
-            .computed()
-            .describe("Cognito identity pool id (output `IdentityPoolId` or `CognitoIdentityPoolID`)."),
-        Attribute::string("scenarios_bucket")
-            .computed()
-            .describe("S3 bucket DLT reads test scenarios from (output `Bucket3` or `ScenariosBucket`)."),
+        Attribute::string("console_url").computed().describe(
+            "DLT web console URL (output `Console`, with `https://` added to the bare CloudFront domain, or v4's \
+             `ConsoleURL`).",
+        ),
+        Attribute::string("user_pool_id").computed().describe(
+            "Cognito user pool id (output `UserPoolId` or `CognitoUserPoolID`, else the stack's \
+             `AWS::Cognito::UserPool`).",
+        ),
+        Attribute::string("user_pool_client_id").computed().describe(
+            "Cognito user pool app client id (output `ClientId` or `CognitoAppClientID`, else the stack's DLT \
+             `AWS::Cognito::UserPoolClient`).",
+        ),
+        Attribute::string("identity_pool_id").computed().describe(
+            "Cognito identity pool id (output `IdentityPoolId` or `CognitoIdentityPoolID`, else the stack's \
+             `AWS::Cognito::IdentityPool`).",
+        ),
+        Attribute::string("scenarios_bucket").computed().describe(
+            "S3 bucket DLT reads test scenarios from (output `Bucket3` or `ScenariosBucket`, else the stack's \
+             `AWS::S3::Bucket` whose logical id contains `ScenariosBucket`).",
+        ),
     ]
 }
 
@@ -440,16 +446,54 @@ fn output_overrides(v: &Value) -> BTreeMap<String, String> {
     v.get("output_names").to_string_map()
 }
 
-/// Sets `outputs` and the well-known attributes on `state` from stack outputs.
-pub(crate) fn set_outputs(state: &mut Value, outputs: &BTreeMap<String, String>, overrides: &BTreeMap<String, String>) {
+/// Sets `outputs` and the well-known attributes on `state` from stack outputs and the values
+/// discovered among the stack's resources.
+pub(crate) fn set_outputs(
+    state: &mut Value,
+    outputs: &BTreeMap<String, String>,
+    overrides: &BTreeMap<String, String>,
+    discovered: &Discovered,
+) {
     state.set("outputs", Value::string_map(outputs.clone()));
-    set_well_known(state, outputs, overrides);
+    set_well_known(state, outputs, overrides, discovered);
 }
 
-fn set_well_known(state: &mut Value, outputs: &BTreeMap<String, String>, overrides: &BTreeMap<String, String>) {
-    for (w, val) in stack_outputs::resolve(outputs, overrides) {
+fn set_well_known(
+    state: &mut Value,
+    outputs: &BTreeMap<String, String>,
+    overrides: &BTreeMap<String, String>,
+    discovered: &Discovered,
+) {
+    for (w, (val, _)) in stack_outputs::resolve_all(outputs, overrides, discovered) {
         state.set(w.attribute(), Value::opt_string(val));
     }
+}
+
+/// What the outputs leave missing, found among the stack's resources, with a warning for what
+/// is still missing (or for resources that could not be listed).
+pub(crate) async fn discover(
+    clients: &Clients,
+    stack_id: &str,
+    outputs: &BTreeMap<String, String>,
+    overrides: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> Discovered {
+    let (found, listed) =
+        match stack_outputs::discover_missing(&clients.cloudformation, stack_id, outputs, overrides).await {
+            Ok(found) => (found, true),
+            Err(e) => {
+                diags.push(Diagnostic::warning(
+                    "Cannot list the DLT stack's resources",
+                    format!("{e}. Values the stack outputs do not give stay null."),
+                ));
+                (Discovered::new(), false)
+            }
+        };
+    let resolved = stack_outputs::resolve_all(outputs, overrides, &found);
+    if let Some(w) = stack_outputs::missing_warning(&resolved, listed) {
+        diags.push(Diagnostic::warning("DLT stack values not found", w));
+    }
+    found
 }
 
 fn outputs_of(v: &Value) -> BTreeMap<String, String> {
@@ -491,11 +535,14 @@ fn refresh_tags(current: &Value, live: &BTreeMap<String, String>) -> Value {
     }
 }
 
-/// Private state: what read learnt that plan needs (the live SSM version).
+/// Private state: what read learnt that plan needs (the live SSM version, and the values found
+/// among the stack's resources, so a plan can recompute the well-known attributes offline).
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Private {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     live_admin_password_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    discovered: Discovered,
 }
 
 impl Private {
@@ -578,11 +625,11 @@ fn inputs_changed(a: &Value, b: &Value) -> bool {
 }
 
 /// The state after a create/update: the planned arguments plus what the stack reports.
-fn state_from(planned: &Value, desc: &StackDescription) -> Value {
+fn state_from(planned: &Value, desc: &StackDescription, discovered: &Discovered) -> Value {
     let mut s = planned.clone();
     s.set("id", Value::string(desc.id.clone()));
     s.set("status", Value::string(desc.status.clone()));
-    set_outputs(&mut s, &desc.outputs, &output_overrides(planned));
+    set_outputs(&mut s, &desc.outputs, &output_overrides(planned), discovered);
     s
 }
 
@@ -618,7 +665,8 @@ impl Resource for StackResource {
             let names = planned.get("output_names").clone();
             if names.is_wholly_known() {
                 let outputs = outputs_of(prior);
-                set_well_known(planned, &outputs, &names.to_string_map());
+                let discovered = Private::decode(&plan.private).discovered;
+                set_well_known(planned, &outputs, &names.to_string_map(), &discovered);
             } else {
                 for w in WellKnown::ALL {
                     planned.set(w.attribute(), Value::Unknown);
@@ -687,7 +735,12 @@ impl Resource for StackResource {
                 let mut state = planned.clone();
                 state.set("id", Value::string(id));
                 state.set("status", Value::string(e.final_status().unwrap_or("UNKNOWN")));
-                set_outputs(&mut state, &BTreeMap::new(), &output_overrides(planned));
+                set_outputs(
+                    &mut state,
+                    &BTreeMap::new(),
+                    &output_overrides(planned),
+                    &Discovered::new(),
+                );
                 state.set("admin_password_version", Value::Null);
                 return Outcome {
                     state: Some(state),
@@ -696,9 +749,14 @@ impl Resource for StackResource {
                 };
             }
         };
-        let mut state = state_from(planned, &desc);
+        let overrides = output_overrides(planned);
+        let discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        let mut state = state_from(planned, &desc, &discovered);
         state.set("admin_password_version", Value::Null);
-        let mut private = Private::default();
+        let mut private = Private {
+            discovered,
+            ..Private::default()
+        };
         if let Some(secret) = secret {
             match apply_password(clients, &state, &secret).await {
                 Ok(v) => {
@@ -750,15 +808,17 @@ impl Resource for StackResource {
         s.set("id", Value::string(desc.id.clone()));
         s.set("name", Value::string(desc.name.clone()));
         s.set("status", Value::string(desc.status.clone()));
-        set_outputs(&mut s, &desc.outputs, &output_overrides(state));
+        let mut p = Private::decode(private);
+        let mut diags = Diagnostics::new();
+        let overrides = output_overrides(state);
+        p.discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        set_outputs(&mut s, &desc.outputs, &overrides, &p.discovered);
         s.set(
             "parameters",
             refresh_parameters(state.get("parameters"), &desc.parameters),
         );
         s.set("tags", refresh_tags(state.get("tags"), &desc.tags));
 
-        let mut p = Private::decode(private);
-        let mut diags = Diagnostics::new();
         if let Some(param) = state.get("admin_password").get("ssm_parameter").as_str() {
             match ssm::get_parameter_version(&clients.ssm, param).await {
                 Ok(v) => {
@@ -830,7 +890,11 @@ impl Resource for StackResource {
             input.name = prior.get("id").as_str().unwrap_or_default().to_string();
             let wait = WaitOptions::new(timeout(planned, "update"), ctx.stop.clone());
             match cloudformation::update_stack(&clients.cloudformation, &input, &wait).await {
-                Ok(desc) => state = state_from(planned, &desc),
+                Ok(desc) => {
+                    let overrides = output_overrides(planned);
+                    p.discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+                    state = state_from(planned, &desc, &p.discovered);
+                }
                 Err(e) => {
                     diags.push(stack_diag("Cannot update the DLT stack", &e));
                     // Keep the prior arguments so the next plan proposes the update again.
@@ -849,7 +913,12 @@ impl Resource for StackResource {
             for k in ["id", "status", "outputs"] {
                 state.set(k, prior.get(k).clone());
             }
-            set_well_known(&mut state, &outputs_of(prior), &output_overrides(planned));
+            set_well_known(
+                &mut state,
+                &outputs_of(prior),
+                &output_overrides(planned),
+                &p.discovered,
+            );
         }
 
         if ap.is_null() {
@@ -935,11 +1004,17 @@ impl Resource for StackResource {
             ("iam_role_arn", Value::opt_string(desc.role_arn.clone())),
             ("admin_password_version", Value::Null),
         ]);
-        s = state_from(&s, &desc);
+        let mut diags = Diagnostics::new();
+        let discovered = discover(&clients, &desc.id, &desc.outputs, &BTreeMap::new(), &mut diags).await;
+        s = state_from(&s, &desc, &discovered);
         Outcome {
             state: Some(s),
-            private: Private::default().encode(),
-            diagnostics: Diagnostics::new(),
+            private: Private {
+                discovered,
+                ..Private::default()
+            }
+            .encode(),
+            diagnostics: diags,
         }
     }
 }
@@ -1033,6 +1108,7 @@ mod tests {
             &mut s,
             &[("UserPoolId".to_string(), "pool".to_string())].into(),
             &BTreeMap::new(),
+            &Discovered::new(),
         );
         s.set("admin_password_version", Value::int(1));
         s
@@ -1058,6 +1134,7 @@ mod tests {
             prior_state(),
             Private {
                 live_admin_password_version: Some(2),
+                ..Private::default()
             },
         );
         resource().modify_plan(&Ctx::default(), &mut plan).await;
@@ -1072,6 +1149,7 @@ mod tests {
             prior_state(),
             Private {
                 live_admin_password_version: Some(1),
+                ..Private::default()
             },
         );
         resource().modify_plan(&Ctx::default(), &mut plan).await;

@@ -7,7 +7,7 @@ use crate::aws::cloudformation;
 use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Outcome, Schema, Value};
 
 use super::provider_data::{aws_clients, SharedData};
-use super::stack::{computed_stack_attributes, set_outputs, validate_name};
+use super::stack::{computed_stack_attributes, discover, set_outputs, validate_name};
 
 pub struct StackDataSource {
     data: SharedData,
@@ -80,7 +80,14 @@ impl DataSource for StackDataSource {
         s.set("status", Value::string(desc.status.clone()));
         s.set("parameters", Value::string_map(desc.parameters.clone()));
         s.set("tags", Value::string_map(desc.tags.clone()));
-        set_outputs(&mut s, &desc.outputs, &config.get("output_names").to_string_map());
-        Outcome::ok(s)
+        let overrides = config.get("output_names").to_string_map();
+        let mut diags = Diagnostics::new();
+        let discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        set_outputs(&mut s, &desc.outputs, &overrides, &discovered);
+        Outcome {
+            state: Some(s),
+            private: Vec::new(),
+            diagnostics: diags,
+        }
     }
 }

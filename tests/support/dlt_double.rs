@@ -158,6 +158,18 @@ impl DoubleConfig {
     pub fn v4() -> DoubleConfig {
         DoubleConfig::for_version(DltVersion::V423)
     }
+
+    /// Also accepts calls signed with moto's identity-pool credentials (a Cognito login).
+    pub fn with_moto_identities(mut self) -> DoubleConfig {
+        self.credentials.insert(
+            super::moto::IDENTITY_ACCESS_KEY.to_string(),
+            (
+                super::moto::IDENTITY_SECRET_KEY.to_string(),
+                Some(super::moto::IDENTITY_SESSION_TOKEN.to_string()),
+            ),
+        );
+        self
+    }
 }
 
 /// A scripted answer for the next `times` requests of one route (`"GET /scenarios/{id}"`,

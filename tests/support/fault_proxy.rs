@@ -36,6 +36,8 @@ pub enum Fault {
 #[derive(Debug)]
 struct Rule {
     action: String,
+    /// Only requests whose body contains this (a `NextToken=…`, a stack name).
+    body_contains: Option<String>,
     fault: Fault,
     /// `None`: forever.
     remaining: Option<usize>,
@@ -85,8 +87,14 @@ impl FaultProxy {
     /// Adds a rule for `action` (e.g. `DescribeStacks`), used `times` times (`None`: forever).
     /// Rules are tried in the order added.
     pub fn add(&self, action: &str, fault: Fault, times: Option<usize>) {
+        self.add_when(action, None, fault, times);
+    }
+
+    /// [`FaultProxy::add`] for requests whose (form-encoded) body contains `body_contains`.
+    pub fn add_when(&self, action: &str, body_contains: Option<&str>, fault: Fault, times: Option<usize>) {
         self.state.lock().expect("proxy state").rules.push(Rule {
             action: action.to_string(),
+            body_contains: body_contains.map(str::to_string),
             fault,
             remaining: times,
         });
@@ -145,6 +153,28 @@ pub fn events_body(stack_name: &str, events: &[(&str, &str, &str, &str)]) -> Str
         "<DescribeStackEventsResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
          <DescribeStackEventsResult><StackEvents>{members}</StackEvents></DescribeStackEventsResult>\
          <ResponseMetadata><RequestId>fault-proxy</RequestId></ResponseMetadata></DescribeStackEventsResponse>"
+    )
+}
+
+/// A `ListStackResources` page with one summary per `(logical id, physical id, type)`, and
+/// `next_token` when more pages follow.
+pub fn stack_resources_body(resources: &[(&str, &str, &str)], next_token: Option<&str>) -> String {
+    let mut members = String::new();
+    for (logical, physical, ty) in resources {
+        members.push_str(&format!(
+            "<member><LogicalResourceId>{logical}</LogicalResourceId><PhysicalResourceId>{physical}</PhysicalResourceId>\
+             <ResourceType>{ty}</ResourceType><ResourceStatus>CREATE_COMPLETE</ResourceStatus>\
+             <LastUpdatedTimestamp>{{{{NOW}}}}</LastUpdatedTimestamp></member>"
+        ));
+    }
+    let next = next_token
+        .map(|t| format!("<NextToken>{t}</NextToken>"))
+        .unwrap_or_default();
+    format!(
+        "<ListStackResourcesResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+         <ListStackResourcesResult><StackResourceSummaries>{members}</StackResourceSummaries>{next}\
+         </ListStackResourcesResult><ResponseMetadata><RequestId>fault-proxy</RequestId></ResponseMetadata>\
+         </ListStackResourcesResponse>"
     )
 }
 
@@ -213,10 +243,12 @@ async fn handle(
     let fault = {
         let mut st = state.lock().expect("proxy state");
         st.seen.push(action.clone());
-        let rule = st
-            .rules
-            .iter_mut()
-            .find(|r| r.action == action && r.remaining != Some(0));
+        let text = String::from_utf8_lossy(&body);
+        let rule = st.rules.iter_mut().find(|r| {
+            r.action == action
+                && r.remaining != Some(0)
+                && r.body_contains.as_ref().is_none_or(|c| text.contains(c.as_str()))
+        });
         rule.map(|r| {
             if let Some(n) = r.remaining.as_mut() {
                 *n -= 1;

@@ -23,6 +23,12 @@ pub const ACCESS_KEY_ID: &str = "AKIAMOTOTESTKEY00001";
 pub const SECRET_ACCESS_KEY: &str = "motoSecretKeyNeverLogged/8f3c2a1b9d7e6f5a4";
 pub const REGION: &str = "us-east-1";
 
+/// moto's `GetCredentialsForIdentity` answer (fixed values): what a Cognito-signed DLT call is
+/// signed with.
+pub const IDENTITY_ACCESS_KEY: &str = "TESTACCESSKEY12345";
+pub const IDENTITY_SECRET_KEY: &str = "ABCSECRETKEY";
+pub const IDENTITY_SESSION_TOKEN: &str = "ABC12345";
+
 /// The fixture template: echoes Cognito ids under the modified-v3.2.1 output names.
 pub const FIXTURE_TEMPLATE: &str = include_str!("../fixtures/stack/dlt-fixture.json");
 
