@@ -750,7 +750,7 @@ impl Resource for StackResource {
             }
         };
         let overrides = output_overrides(planned);
-        let discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        let discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
         let mut state = state_from(planned, &desc, &discovered);
         state.set("admin_password_version", Value::Null);
         let mut private = Private {
@@ -811,7 +811,7 @@ impl Resource for StackResource {
         let mut p = Private::decode(private);
         let mut diags = Diagnostics::new();
         let overrides = output_overrides(state);
-        p.discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
         set_outputs(&mut s, &desc.outputs, &overrides, &p.discovered);
         s.set(
             "parameters",
@@ -892,7 +892,7 @@ impl Resource for StackResource {
             match cloudformation::update_stack(&clients.cloudformation, &input, &wait).await {
                 Ok(desc) => {
                     let overrides = output_overrides(planned);
-                    p.discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+                    p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
                     state = state_from(planned, &desc, &p.discovered);
                 }
                 Err(e) => {
@@ -1005,7 +1005,7 @@ impl Resource for StackResource {
             ("admin_password_version", Value::Null),
         ]);
         let mut diags = Diagnostics::new();
-        let discovered = discover(&clients, &desc.id, &desc.outputs, &BTreeMap::new(), &mut diags).await;
+        let discovered = discover(clients, &desc.id, &desc.outputs, &BTreeMap::new(), &mut diags).await;
         s = state_from(&s, &desc, &discovered);
         Outcome {
             state: Some(s),

@@ -82,7 +82,7 @@ impl DataSource for StackDataSource {
         s.set("tags", Value::string_map(desc.tags.clone()));
         let overrides = config.get("output_names").to_string_map();
         let mut diags = Diagnostics::new();
-        let discovered = discover(&clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        let discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
         set_outputs(&mut s, &desc.outputs, &overrides, &discovered);
         Outcome {
             state: Some(s),
