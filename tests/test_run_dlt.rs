@@ -314,6 +314,74 @@ fn sigterm_to_the_process_group_cancels_the_running_dlt_test() {
     interrupted_apply_cancels_the_run(DltVersion::V423, Signal::TermGroup);
 }
 
+/// Terraform killed with SIGKILL mid-run (a CI timeout): the provider notices its parent is gone,
+/// sends DLT's cancel and exits, so no load test runs on unseen. The next apply starts one new run
+/// and state records exactly that one.
+#[test]
+fn sigkill_of_terraform_cancels_the_run_instead_of_orphaning_it() {
+    use std::os::unix::process::CommandExt;
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let target = TargetServer::start(TargetConfig::default());
+    let mut config = DoubleConfig::for_version(DltVersion::V423);
+    config.cancel_delay = Duration::from_secs(2 * 60);
+    let double = DltDouble::start(config);
+    let hcl = |load: &str| {
+        format!(
+            "{}{}",
+            provider_block(&moto),
+            run_block(&double, &target.url("/"), "", load, "{}", "")
+        )
+    };
+    let ws = workspace(
+        tf,
+        &hcl(r#"{ concurrency = 1, hold_for = "30m" }"#),
+        dlt_double::ACCESS_KEY,
+        dlt_double::SECRET_KEY,
+    );
+    let mut apply = ws.command(&["apply", "-no-color", "-input=false", "-auto-approve"]);
+    apply.process_group(0);
+    let mut child = apply
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start apply");
+    let started = terraform::wait_until(Duration::from_secs(30), || double.call_count("POST /scenarios") > 0);
+    assert!(started, "the test never started");
+    std::thread::sleep(Duration::from_millis(700));
+    let first = double.test_ids();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let t0 = Instant::now();
+    let _ = child.kill(); // SIGKILL to Terraform alone; the provider is left behind.
+    let _ = child.wait();
+    let cancelled = terraform::wait_until(Duration::from_secs(10), || {
+        double.call_count("POST /scenarios/{id}") >= 1
+    });
+    eprintln!(
+        "cancel reached DLT {:.2} s after Terraform was killed",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(cancelled, "no cancel after SIGKILL: {:?}", double.calls());
+    let status = double.item(&first[0]).expect("first test")["status"].clone();
+    assert!(status == "cancelling" || status == "cancelled", "{status}");
+    assert!(ws.resource("dlt_test_run.gate").is_none(), "{}", ws.state_text());
+
+    // The next apply runs once; state matches the one new test.
+    ws.write_config(&hcl(r#"{ concurrency = 1, hold_for = "1m" }"#));
+    ws.apply().assert_ok();
+    let id = ws.attributes("dlt_test_run.gate")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let ids = double.test_ids();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&id) && id != first[0], "{ids:?} / {id}");
+    assert_eq!(double.item(&id).expect("new test")["status"], "complete");
+    ws.destroy().assert_ok();
+}
+
 fn interrupted_apply_cancels_the_run(version: DltVersion, signal: Signal) {
     use std::os::unix::process::CommandExt;
     let Some(primary) = terraform::primary() else {

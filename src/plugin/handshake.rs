@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::resource::Provider;
 use super::server::{Controller, ProviderService};
@@ -33,6 +34,8 @@ const APP_PROTOCOL_VERSION: u32 = 6;
 /// How long a SIGTERM waits for in-flight RPCs (an apply cancelling its load test) before the
 /// process exits. CI runners send SIGKILL about 10 s after SIGTERM.
 const SIGTERM_GRACE: Duration = Duration::from_secs(8);
+/// How often the provider checks that Terraform, its parent, is still alive.
+const PARENT_CHECK: Duration = Duration::from_millis(250);
 
 /// Serves `provider` to Terraform. Returns the process exit code: 0 after `Shutdown`, 1 when
 /// not launched by Terraform or when the socket cannot be served.
@@ -150,17 +153,29 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
             // first — an apply in flight cancels its load test and answers Terraform — and only
             // then shut down, within the grace CI runners give before SIGKILL.
             let mut sigterm = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
-            let (on_term, stop_on_term) = (shutdown.clone(), stop.clone());
-            let in_flight = service.in_flight();
+            let exit = GracefulExit {
+                stop: stop.clone(),
+                in_flight: service.in_flight(),
+                shutdown: shutdown.clone(),
+            };
+            let on_term = exit.clone();
             tokio::spawn(async move {
                 if sigterm.recv().await.is_some() {
-                    log::info!("SIGTERM: stopping in-flight work before exiting");
-                    stop_on_term.cancel();
-                    in_flight.close();
-                    if tokio::time::timeout(SIGTERM_GRACE, in_flight.wait()).await.is_err() {
-                        log::warn!("SIGTERM: work still running after {SIGTERM_GRACE:?}; exiting anyway");
+                    on_term.run("SIGTERM").await;
+                }
+            });
+            // Terraform killed with SIGKILL (a CI timeout, a lost runner) cannot stop us, and an
+            // apply would go on watching a load test nobody waits for. When our parent is gone
+            // (we were re-parented), stop the same way: the load test is cancelled, not orphaned.
+            let parent = std::os::unix::process::parent_id();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(PARENT_CHECK);
+                loop {
+                    tick.tick().await;
+                    if std::os::unix::process::parent_id() != parent {
+                        exit.run("Terraform exited").await;
+                        return;
                     }
-                    on_term.cancel();
                 }
             });
             let acceptor = match client_cert {
@@ -213,6 +228,30 @@ async fn serve_async(provider: Arc<dyn Provider>, mode: Mode) -> Result<(), Stri
             });
             serve_grpc(service, listener, None, shutdown).await
         }
+    }
+}
+
+/// Stops in-flight work, waits for it (bounded), then shuts the server down: the way out when the
+/// process must exit without Terraform's StopProvider/Shutdown sequence.
+#[derive(Clone)]
+struct GracefulExit {
+    stop: CancellationToken,
+    in_flight: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl GracefulExit {
+    async fn run(&self, why: &str) {
+        log::info!("{why}: stopping in-flight work before exiting");
+        self.stop.cancel();
+        self.in_flight.close();
+        if tokio::time::timeout(SIGTERM_GRACE, self.in_flight.wait())
+            .await
+            .is_err()
+        {
+            log::warn!("{why}: work still running after {SIGTERM_GRACE:?}; exiting anyway");
+        }
+        self.shutdown.cancel();
     }
 }
 

@@ -367,6 +367,16 @@ impl DltDouble {
         lock(&self.state).fail_next = Some(reason.to_string());
     }
 
+    /// Every test id the double holds (region rows excluded).
+    pub fn test_ids(&self) -> Vec<String> {
+        lock(&self.state)
+            .tests
+            .keys()
+            .filter(|id| !id.contains("region"))
+            .cloned()
+            .collect()
+    }
+
     /// The stored item (as `GET` would return it, without history).
     pub fn item(&self, test_id: &str) -> Option<Value> {
         lock(&self.state)
