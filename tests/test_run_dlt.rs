@@ -382,6 +382,77 @@ fn sigkill_of_terraform_cancels_the_run_instead_of_orphaning_it() {
     ws.destroy().assert_ok();
 }
 
+/// The runner is lost: Terraform and the provider are SIGKILLed together mid-run, and the DLT test
+/// keeps running with no id in state. The next apply of the same configuration finds it by its run
+/// key and adopts it — one test in DLT, its results gated, state recording it — instead of starting
+/// a second test beside it.
+#[test]
+fn a_run_left_by_a_killed_apply_is_adopted_by_the_next_apply() {
+    use std::os::unix::process::CommandExt;
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let target = TargetServer::start(TargetConfig::default());
+    let double = DltDouble::start(DoubleConfig::for_version(DltVersion::V423));
+    let hcl = format!(
+        "{}{}",
+        provider_block(&moto),
+        run_block(
+            &double,
+            &target.url("/"),
+            "",
+            r#"{ concurrency = 1, hold_for = "8m" }"#,
+            "{}",
+            ""
+        )
+    );
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let mut apply = ws.command(&["apply", "-no-color", "-input=false", "-auto-approve"]);
+    apply.process_group(0);
+    let mut child = apply
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start apply");
+    let started = terraform::wait_until(Duration::from_secs(30), || double.call_count("POST /scenarios") > 0);
+    assert!(started, "the test never started");
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.wait();
+    let orphan = double.test_ids();
+    assert_eq!(orphan.len(), 1, "{orphan:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        double.call_count("POST /scenarios/{id}"),
+        0,
+        "nobody was left to cancel"
+    );
+    assert_ne!(double.item(&orphan[0]).expect("orphan")["status"], "complete");
+    assert!(ws.resource("dlt_test_run.gate").is_none(), "{}", ws.state_text());
+
+    let run = ws.apply();
+    run.assert_ok();
+    assert_eq!(
+        double.call_count("POST /scenarios"),
+        1,
+        "no second test: {:?}",
+        double.calls()
+    );
+    assert_eq!(double.test_ids(), orphan);
+    assert_eq!(ws.attributes("dlt_test_run.gate")["id"], orphan[0].as_str());
+    assert_eq!(double.item(&orphan[0]).expect("orphan")["status"], "complete");
+    assert!(
+        ws.attributes("dlt_test_run.gate")["results"]["requests"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    ws.destroy().assert_ok();
+}
+
 fn interrupted_apply_cancels_the_run(version: DltVersion, signal: Signal) {
     use std::os::unix::process::CommandExt;
     let Some(primary) = terraform::primary() else {

@@ -192,6 +192,7 @@ impl HistoryRow {
 pub struct ScenarioSummary {
     pub test_id: String,
     pub test_name: Option<String>,
+    pub test_description: Option<String>,
     pub status: TestStatus,
     pub start_time: Option<String>,
 }
@@ -206,6 +207,7 @@ impl ScenarioSummary {
                     .map(|i| ScenarioSummary {
                         test_id: str_field(i, "testId").unwrap_or_default(),
                         test_name: str_field(i, "testName"),
+                        test_description: str_field(i, "testDescription"),
                         status: TestStatus::parse(&str_field(i, "status").unwrap_or_default()),
                         start_time: str_field(i, "startTime"),
                     })

@@ -326,16 +326,32 @@ pub fn dlt_duration(d: Duration) -> String {
     }
 }
 
-/// The `testDescription` DLT needs (v4: at least 3 characters).
+/// The `testDescription` DLT needs (v4: at least 3 characters), ending with the run key.
 fn description(spec: &TestSpec) -> String {
     let d = spec.description.trim();
-    if d.chars().count() >= 3 {
+    let text = if d.chars().count() >= 3 {
         d.to_string()
     } else if spec.name.trim().chars().count() >= 3 {
         spec.name.trim().to_string()
     } else {
         format!("{} load test", spec.name.trim())
-    }
+    };
+    format!("{text} {RUN_KEY_MARK}{}]", run_key(spec))
+}
+
+/// Starts the run key in a test's description: `[terraform-provider-dlt run <key>]`.
+pub const RUN_KEY_MARK: &str = "[terraform-provider-dlt run ";
+
+/// What identifies one test configuration's runs in DLT: a hash of everything that shapes the
+/// test (name, description, scenario, load). An apply killed outright (the runner lost, Terraform
+/// and the provider SIGKILLed together) leaves its test running with no id in state; the next
+/// apply of the same configuration finds it by this key and adopts it instead of starting a
+/// second test beside it. Gates are left out: they judge a run, they do not shape it.
+pub fn run_key(spec: &TestSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let shape = serde_json::json!([spec.name, spec.description, spec.scenario, spec.load]);
+    let digest = Sha256::digest(shape.to_string().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 fn regions(spec: &TestSpec, default_region: &str) -> Vec<String> {
@@ -460,8 +476,51 @@ impl DltRunner {
         opts: &RunnerOptions,
         cancel: CancellationToken,
     ) -> Result<RemoteRun, RunError> {
-        let test_id = opts.test_id.clone().unwrap_or_else(new_test_id);
         let calls_before = self.client.stats().requests;
+        // 0. A live test of this very configuration that the caller does not know was started by
+        //    an apply that was killed: watch it to the end instead of running a second one.
+        let orphan = self.find_orphan(spec, opts.test_id.as_deref()).await;
+        let test_id = match &orphan {
+            Some(id) => id.clone(),
+            None => opts.test_id.clone().unwrap_or_else(new_test_id),
+        };
+        let started = match orphan {
+            Some(_) => Instant::now(),
+            None => self.launch(spec, opts, &test_id).await?,
+        };
+
+        // 5. Watch.
+        self.watch(spec, opts, &test_id, started, calls_before, cancel).await
+    }
+
+    /// A live test whose description carries this configuration's run key and whose id is not
+    /// `known` (the caller's own). Listing failures only log: adoption is a courtesy, not a gate.
+    async fn find_orphan(&self, spec: &TestSpec, known: Option<&str>) -> Option<String> {
+        let mark = format!("{RUN_KEY_MARK}{}]", run_key(spec));
+        let list = match self.client.list_scenarios().await {
+            Ok(l) => l,
+            Err(e) => {
+                log::warn!("cannot list DLT tests to look for a run left by a killed apply ({e})");
+                return None;
+            }
+        };
+        let orphan = list.into_iter().find(|t| {
+            Some(t.test_id.as_str()) != known
+                && t.status.is_active()
+                && t.test_description.as_deref().is_some_and(|d| d.ends_with(&mark))
+        })?;
+        log::warn!(
+            "DLT test {} ({}) runs this configuration but no state records it: an earlier apply was killed \
+             while it ran. Adopting it: its results are gated instead of starting a second test.",
+            orphan.test_id,
+            orphan.status
+        );
+        Some(orphan.test_id)
+    }
+
+    /// Steps 1–4: checks, script upload and the start. Returns when DLT accepted the start.
+    async fn launch(&self, spec: &TestSpec, opts: &RunnerOptions, test_id: &str) -> Result<Instant, RunError> {
+        let test_id = test_id.to_string();
 
         // 1. Never POST over a live run: DLT would accept it and break both (§4).
         let prior_start = match self.client.get_scenario(&test_id).await {
@@ -521,7 +580,19 @@ impl DltRunner {
             dlt_duration(spec.load.hold_for)
         );
 
-        // 5. Watch.
+        Ok(started)
+    }
+
+    async fn watch(
+        &self,
+        spec: &TestSpec,
+        opts: &RunnerOptions,
+        test_id: &str,
+        started: Instant,
+        calls_before: u64,
+        cancel: CancellationToken,
+    ) -> Result<RemoteRun, RunError> {
+        let test_id = test_id.to_string();
         let expected_end = opts.poll.expected_end(spec.load.ramp_up, spec.load.hold_for);
         let deadline = started + opts.timeout;
         let mut polls = 0u64;
@@ -857,7 +928,9 @@ mod tests {
         let p = build_payload(&spec(), "Ab3dE6gH9j", "eu-west-1", &available).expect("payload");
         assert_eq!(p["testId"], "Ab3dE6gH9j");
         assert_eq!(p["testName"], "checkout-smoke");
-        assert_eq!(p["testDescription"], "checkout-smoke");
+        let d = p["testDescription"].as_str().unwrap_or_default();
+        assert!(d.starts_with("checkout-smoke [terraform-provider-dlt run "), "{d}");
+        assert!(d.ends_with(&format!("{}]", run_key(&spec()))), "{d}");
         assert_eq!(p["showLive"], false);
         assert_eq!(p["testType"], "simple");
         assert_eq!(p["fileType"], "none");
