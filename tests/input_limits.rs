@@ -67,7 +67,7 @@ fn header_count_beyond_the_limit_is_a_diagnostic_not_a_panic() {
 fn header_value_body_and_request_count_limits_name_their_attribute() {
     with_terraform(|tf| {
         let big_value = "v".repeat(9_000);
-        let big_body = "b".repeat(1_100_000);
+        let big_body = "b".repeat(17_000_000);
         let requests = format!(
             "{{ url = \"http://127.0.0.1:9/a\", headers = {{ authorization = \"{big_value}\" }} }}, \
              {{ url = \"http://127.0.0.1:9/b\", method = \"POST\", body = \"{big_body}\" }}"
@@ -76,7 +76,7 @@ fn header_value_body_and_request_count_limits_name_their_attribute() {
         let out = validate_fails(&ws).join("\n");
         assert!(out.contains("9000 bytes long; the limit is 8192 bytes"), "{out}");
         assert!(
-            out.contains("scenario.requests[1].body: the body is 1100000 bytes"),
+            out.contains("scenario.requests[1].body: the body is 17000000 bytes"),
             "{out}"
         );
         assert!(

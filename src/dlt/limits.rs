@@ -17,8 +17,8 @@ pub const MAX_HEADER_NAME_BYTES: usize = 256;
 pub const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
 /// Bytes of one request URL, endpoint or template URL.
 pub const MAX_URL_BYTES: usize = 8 * 1024;
-/// Bytes of one request body.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Bytes of one request body (uploads in load tests reach several MiB).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The number of requests of a scenario.
 pub fn requests(count: usize) -> Result<(), String> {
@@ -62,7 +62,7 @@ pub fn url(url: &str) -> Result<(), String> {
 pub fn body(body: &str) -> Result<(), String> {
     if body.len() > MAX_BODY_BYTES {
         return Err(format!(
-            "the body is {} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)",
+            "the body is {} bytes; the limit is {MAX_BODY_BYTES} bytes (16 MiB)",
             body.len()
         ));
     }
@@ -92,6 +92,6 @@ mod tests {
         assert!(header("n", &"v".repeat(MAX_HEADER_VALUE_BYTES)).is_ok());
         assert!(header("n", &"v".repeat(MAX_HEADER_VALUE_BYTES + 1)).is_err());
         assert!(url(&"u".repeat(MAX_URL_BYTES + 1)).is_err());
-        assert!(body(&"b".repeat(MAX_BODY_BYTES + 1)).unwrap_err().contains("1 MiB"));
+        assert!(body(&"b".repeat(MAX_BODY_BYTES + 1)).unwrap_err().contains("16 MiB"));
     }
 }
