@@ -124,7 +124,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let finished_at = now_rfc3339();
     let (results, cancelled) = match outcome {
         Ok(r) => (r, false),
-        Err(EngineError::Cancelled { partial }) => (partial, true),
+        Err(EngineError::Cancelled { partial }) => (*partial, true),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -36,6 +36,10 @@ fn quickstart_applies_and_prints_gate_table() {
         assert!(!table.stdout.contains("FAIL"), "{}", table.stdout);
         assert!(ws.path().join("reports/quickstart.xml").is_file());
         assert!(ws.path().join("reports/quickstart.json").is_file());
+        let summary = std::fs::read_to_string(ws.path().join("reports/quickstart.md")).expect("Markdown summary");
+        assert!(summary.contains("### Quality gates: all passed"), "{summary}");
+        let html = std::fs::read_to_string(ws.path().join("reports/quickstart.html")).expect("HTML report");
+        assert!(html.contains("id=\"latency-over-time\"") && html.contains("id=\"latency-histogram\""));
         let p50 = ws.attributes("dlt_test_run.smoke")["results"]["p50_ms"]
             .as_f64()
             .unwrap_or(0.0);

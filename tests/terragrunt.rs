@@ -505,6 +505,12 @@ fn pull_request_plan_then_apply_the_terragrunt_way() {
     let junit =
         std::fs::read_to_string(reports.join("checkout-terragrunt.xml")).expect("JUnit report in DLT_REPORT_DIR");
     assert!(junit.contains("<testcase name=\"max_p95\""), "{junit}");
+    let summary = std::fs::read_to_string(reports.join("checkout-terragrunt.md")).expect("Markdown summary");
+    assert!(
+        summary.starts_with("## ✅ Load test passed: checkout-terragrunt"),
+        "{summary}"
+    );
+    assert!(reports.join("checkout-terragrunt.html").is_file(), "HTML report");
     let table = test.ws.run(&["output", "-raw", "gate_table"]);
     assert!(
         table.stdout.contains("min_success_rate") && !table.stdout.contains("FAIL"),

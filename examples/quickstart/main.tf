@@ -15,6 +15,12 @@ variable "target_url" {
   default     = "http://127.0.0.1:8080/health"
 }
 
+variable "report_dir" {
+  description = "Where the reports go (JUnit, JSON, Markdown summary, HTML with charts)."
+  type        = string
+  default     = "reports"
+}
+
 variable "max_p95" {
   description = "p95 gate; the demo's failing variant sets it below the target's latency."
   type        = string
@@ -44,8 +50,10 @@ resource "dlt_test_run" "smoke" {
   }
 
   report = {
-    junit_path = "reports/quickstart.xml"
-    json_path  = "reports/quickstart.json"
+    junit_path    = "${var.report_dir}/quickstart.xml"
+    json_path     = "${var.report_dir}/quickstart.json"
+    markdown_path = "${var.report_dir}/quickstart.md"
+    html_path     = "${var.report_dir}/quickstart.html"
   }
 }
 

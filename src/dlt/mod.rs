@@ -10,3 +10,4 @@ pub mod runner;
 pub mod samples;
 pub mod scenario;
 pub mod stack_outputs;
+pub mod timeline;

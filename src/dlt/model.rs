@@ -447,6 +447,8 @@ impl DltResults {
                 })
                 .collect(),
             percentile_method: "mean of per-task percentiles".to_string(),
+            // DLT's aggregated results hold neither a timeline nor a distribution.
+            ..RunResults::default()
         }
     }
 }

@@ -1,5 +1,10 @@
 //! CI reports of a run, the same for both engines: JUnit XML (one testcase per gate, so CI test
-//! viewers show which gate failed and by how much) and a JSON document with everything.
+//! viewers show which gate failed and by how much), a JSON document with everything, a Markdown
+//! summary for pull requests and job summaries ([`markdown`]) and a self-contained HTML page with
+//! charts ([`html`]). The human-facing reports share one view of the gate table ([`gate_rows`]).
+
+pub mod html;
+pub mod markdown;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::gates::{GateResult, Verdict};
-use super::results::RunResults;
+use super::results::{LabelResults, RunResults};
 use super::scenario::TestSpec;
 
 /// Facts about the run that are not results: where and when it ran.
@@ -108,6 +113,161 @@ struct JsonMeta<'a> {
     #[serde(flatten)]
     meta: &'a ReportMeta,
     passed: bool,
+}
+
+/// Writes the Markdown summary ([`markdown::summary`]).
+pub fn write_markdown(
+    path: &Path,
+    spec: &TestSpec,
+    results: &RunResults,
+    verdict: &Verdict,
+    meta: &ReportMeta,
+) -> Result<(), ReportError> {
+    write_file(path, markdown::summary(spec, results, verdict, meta).as_bytes())
+}
+
+/// Writes the HTML report ([`html::page`]).
+pub fn write_html(
+    path: &Path,
+    spec: &TestSpec,
+    results: &RunResults,
+    verdict: &Verdict,
+    meta: &ReportMeta,
+) -> Result<(), ReportError> {
+    write_file(path, html::page(spec, results, verdict, meta).as_bytes())
+}
+
+/// Signature of every report writer.
+pub type WriteReport = fn(&Path, &TestSpec, &RunResults, &Verdict, &ReportMeta) -> Result<(), ReportError>;
+
+/// One report format: the key that names its path (the `report` attribute in Terraform, the same
+/// word everywhere), what it is, and its writer.
+pub struct ReportFormat {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub write: WriteReport,
+}
+
+/// Every report a run can write, in the order they are written.
+pub const FORMATS: [ReportFormat; 4] = [
+    ReportFormat {
+        key: "junit_path",
+        name: "JUnit",
+        description: "Write a JUnit XML report here (one test case per gate).",
+        write: write_junit,
+    },
+    ReportFormat {
+        key: "json_path",
+        name: "JSON",
+        description: "Write a JSON report here (results, gates, scenario, timeline).",
+        write: write_json,
+    },
+    ReportFormat {
+        key: "markdown_path",
+        name: "Markdown",
+        description:
+            "Write a Markdown summary here (verdict, gate table, key results, per-label lines, console link), \
+                      for `$GITHUB_STEP_SUMMARY` or a pull-request comment; under GitHub's 65,536-character limit.",
+        write: write_markdown,
+    },
+    ReportFormat {
+        key: "html_path",
+        name: "HTML",
+        description: "Write a self-contained HTML report here (no network assets): results, gates, per-label \
+                      percentiles, a latency-over-time chart and a latency histogram.",
+        write: write_html,
+    },
+];
+
+/// One row of the gate table as the Markdown and HTML reports show it. `scope` says what the
+/// gate judged: `"run"` for the whole run's figures. Gates on one label or one status code
+/// (issue 12) become rows with their own scope here, and both reports show them, with a scope
+/// column once any row's scope is not the whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRow<'a> {
+    pub scope: &'a str,
+    pub gate: &'a str,
+    pub threshold: &'a str,
+    pub actual: &'a str,
+    pub passed: bool,
+}
+
+/// Scope of the gates on the whole run's figures.
+pub const RUN_SCOPE: &str = "run";
+
+/// The rows of the gate table, in the verdict's order. A run that measured nothing gets a row
+/// saying so, since it fails whatever its gates say.
+pub fn gate_rows(verdict: &Verdict) -> Vec<GateRow<'_>> {
+    let mut rows: Vec<GateRow<'_>> = verdict
+        .gates
+        .iter()
+        .map(|g| GateRow {
+            scope: RUN_SCOPE,
+            gate: &g.gate,
+            threshold: &g.threshold,
+            actual: &g.actual,
+            passed: g.passed,
+        })
+        .collect();
+    if !verdict.measured {
+        rows.push(GateRow {
+            scope: RUN_SCOPE,
+            gate: "requests measured",
+            threshold: "> 0",
+            actual: "0",
+            passed: false,
+        });
+    }
+    rows
+}
+
+/// Whether the gate table needs its scope column.
+pub fn scoped(rows: &[GateRow<'_>]) -> bool {
+    rows.iter().any(|r| r.scope != RUN_SCOPE)
+}
+
+/// Labels, the busiest first (then by name).
+pub(crate) fn busiest_labels(r: &RunResults) -> Vec<&LabelResults> {
+    let mut labels: Vec<&LabelResults> = r.labels.iter().collect();
+    labels.sort_by(|a, b| {
+        b.stats
+            .requests
+            .cmp(&a.stats.requests)
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    labels
+}
+
+/// Failure codes, the most frequent first (then by code).
+pub(crate) fn frequent_codes(r: &RunResults) -> Vec<(&String, &u64)> {
+    let mut codes: Vec<(&String, &u64)> = r.status_codes.iter().collect();
+    codes.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    codes
+}
+
+/// A count with thousands separators: `12,345`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Milliseconds for people: `0.42 ms`, `12.3 ms`, `1,234 ms`.
+pub(crate) fn fmt_ms(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.2} ms")
+    } else if v < 100.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{} ms", thousands(v.round() as u64))
+    }
 }
 
 /// The JUnit document as a string.

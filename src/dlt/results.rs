@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use super::timeline::TimelinePoint;
+
 /// Aggregated figures for the whole run or one label.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
@@ -84,4 +86,48 @@ pub struct RunResults {
     /// `"mean of per-task percentiles"` (DLT's aggregation).
     #[serde(default)]
     pub percentile_method: String,
+    /// Latency over time (the local engine records it; DLT's aggregated results have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelinePoint>,
+    /// The distribution of all response latencies, where the whole distribution is known (the
+    /// local engine, merged raw DLT samples).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_histogram: Vec<LatencyBucket>,
+}
+
+/// Responses whose latency fell in `[lo_ms, hi_ms)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBucket {
+    pub lo_ms: f64,
+    pub hi_ms: f64,
+    pub count: u64,
+}
+
+/// Buckets of a latency histogram in µs for reports: at most `n` log-spaced buckets from the
+/// smallest to the largest latency recorded (one bucket when they are equal).
+pub fn latency_buckets(h: &Histogram<u64>, n: usize) -> Vec<LatencyBucket> {
+    if h.is_empty() || n == 0 {
+        return Vec::new();
+    }
+    let lo = h.min().max(1) as f64;
+    let hi = (h.max().max(1) as f64) * 1.000_001 + 1.0;
+    let ratio = (hi / lo).powf(1.0 / n as f64);
+    let mut out: Vec<LatencyBucket> = (0..n)
+        .map(|i| LatencyBucket {
+            lo_ms: lo * ratio.powi(i as i32) / 1000.0,
+            hi_ms: if i + 1 == n {
+                hi / 1000.0
+            } else {
+                lo * ratio.powi(i as i32 + 1) / 1000.0
+            },
+            count: 0,
+        })
+        .collect();
+    // Each recorded value (HDR's equivalence classes) counts once, in the bucket its value falls in.
+    for v in h.iter_recorded() {
+        let value = (v.value_iterated_to() as f64).max(lo);
+        let i = (((value / lo).ln() / ratio.ln()).floor() as usize).min(n - 1);
+        out[i].count += v.count_at_value();
+    }
+    out
 }

@@ -25,7 +25,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hdrhistogram::Histogram;
 
-use crate::dlt::results::{LabelResults, RunResults, Stats};
+use crate::dlt::results::{latency_buckets, LabelResults, RunResults, Stats};
+
+/// Buckets of the latency histogram the reports draw.
+const HISTOGRAM_BUCKETS: usize = 40;
 
 /// Latencies in microseconds, 3 significant digits, up to one hour (as the local engine).
 const HIGHEST_US: u64 = 3_600_000_000;
@@ -264,6 +267,10 @@ impl SampleMerger {
             status_codes,
             regions: BTreeMap::new(),
             percentile_method: METHOD_EXACT.to_string(),
+            // The samples' whole distribution is known; their times are not in run order
+            // across files, so no timeline.
+            latency_histogram: latency_buckets(&total, HISTOGRAM_BUCKETS),
+            ..RunResults::default()
         }
     }
 }

@@ -77,7 +77,7 @@ pub enum EngineError {
     Worker(String),
     /// The cancellation token fired; `partial` holds what was measured until then.
     #[error("the run was cancelled")]
-    Cancelled { partial: RunResults },
+    Cancelled { partial: Box<RunResults> },
 }
 
 /// Offline check of every request (URL scheme and host, method token, header names and values),
@@ -169,7 +169,7 @@ pub async fn run(
         receivers.push(rx);
     }
 
-    let mut merged = stats::ThreadStats::new(shared.plan.labels.len());
+    let mut merged = stats::ThreadStats::new(shared.plan.labels.len(), shared.start);
     let mut failure = None;
     let mut finished_at = start;
     for rx in receivers {
@@ -208,7 +208,9 @@ pub async fn run(
         results.total.failures
     );
     if cancel.is_cancelled() {
-        return Err(EngineError::Cancelled { partial: results });
+        return Err(EngineError::Cancelled {
+            partial: Box::new(results),
+        });
     }
     Ok(results)
 }

@@ -208,7 +208,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             .collect(),
         origins: plan.origins.len().max(1),
         users,
-        stats: ThreadStats::new(plan.labels.len()),
+        stats: ThreadStats::new(plan.labels.len(), shared.start),
         progress: &shared.progress[index],
         deferred: Vec::new(),
         finished: 0,
@@ -579,7 +579,7 @@ impl Loop<'_> {
         let label = self.request(u).label;
         let ok = self
             .stats
-            .record_response(label, response.status, finished - self.users[u].started);
+            .record_response(label, response.status, finished, finished - self.users[u].started);
         if !response.keep_alive {
             let origin = self.request(u).origin;
             self.users[u].conns[origin] = None;
@@ -606,13 +606,14 @@ impl Loop<'_> {
 
     /// Counts a failed request, drops its connection and moves on at the next turn.
     fn fail(&mut self, u: usize, kind: ErrorKind) -> Step {
-        if Instant::now() > self.shared.deadline {
+        let now = Instant::now();
+        if now > self.shared.deadline {
             return self.finish(u);
         }
         let origin = self.request(u).origin;
         self.users[u].conns[origin] = None;
         let label = self.request(u).label;
-        self.stats.record_error(label, kind);
+        self.stats.record_error(label, kind, now);
         self.progress.count(false);
         self.next(u);
         Step::Defer

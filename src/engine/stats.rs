@@ -1,12 +1,17 @@
-//! Per-thread measurements: one HDR histogram per label plus counters, merged across threads at
-//! the end. Memory is fixed by the histogram bounds, not by the number of requests.
+//! Per-thread measurements: one HDR histogram per label plus counters, and the run's timeline
+//! (latency per interval), merged across threads at the end. Memory is fixed by the histogram
+//! bounds and the timeline's interval cap, not by the number of requests or the run's length.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::dlt::results::{LabelResults, RunResults, Stats};
+use crate::dlt::results::{latency_buckets, LabelResults, RunResults, Stats};
+use crate::dlt::timeline::TimelineAcc;
+
+/// Buckets of the latency histogram the reports draw.
+const HISTOGRAM_BUCKETS: usize = 40;
 
 /// Latencies are recorded in microseconds, 3 significant digits, up to one hour (longer values
 /// saturate; the request timeout normally bounds them far below).
@@ -64,21 +69,26 @@ pub(crate) struct ThreadStats {
     labels: Vec<LabelAcc>,
     statuses: Vec<u64>,
     errors: [u64; 4],
+    /// The run's start, which the timeline counts from.
+    start: Instant,
+    timeline: TimelineAcc,
 }
 
 impl ThreadStats {
-    pub(crate) fn new(labels: usize) -> Self {
+    pub(crate) fn new(labels: usize, start: Instant) -> Self {
         ThreadStats {
             labels: (0..labels).map(|_| LabelAcc::new()).collect(),
             statuses: vec![0; STATUS_SLOTS],
             errors: [0; 4],
+            start,
+            timeline: TimelineAcc::new(),
         }
     }
 
-    /// A complete HTTP response: 2xx/3xx succeed, anything else fails under its status code.
-    /// Returns whether it counted as a success.
+    /// A complete HTTP response that came back at `finished`: 2xx/3xx succeed, anything else
+    /// fails under its status code. Returns whether it counted as a success.
     #[inline]
-    pub(crate) fn record_response(&mut self, label: usize, status: u16, latency: Duration) -> bool {
+    pub(crate) fn record_response(&mut self, label: usize, status: u16, finished: Instant, latency: Duration) -> bool {
         let Some(acc) = self.labels.get_mut(label) else {
             return false;
         };
@@ -91,15 +101,19 @@ impl ThreadStats {
         } else if let Some(slot) = self.statuses.get_mut(usize::from(status)) {
             *slot += 1;
         }
+        self.timeline
+            .record(finished.saturating_duration_since(self.start), Some(latency), ok);
         ok
     }
 
-    /// A request that got no complete response; no latency is recorded for it.
-    pub(crate) fn record_error(&mut self, label: usize, kind: ErrorKind) {
+    /// A request that got no complete response (failed at `at`); no latency is recorded for it.
+    pub(crate) fn record_error(&mut self, label: usize, kind: ErrorKind, at: Instant) {
         if let Some(acc) = self.labels.get_mut(label) {
             acc.requests += 1;
         }
         self.errors[kind as usize] += 1;
+        self.timeline
+            .record(at.saturating_duration_since(self.start), None, false);
     }
 
     pub(crate) fn merge(&mut self, other: &ThreadStats) {
@@ -115,6 +129,7 @@ impl ThreadStats {
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
         }
+        self.timeline.merge(&other.timeline);
     }
 
     /// The results model: totals, per-label figures and failure counts by code or kind.
@@ -152,6 +167,8 @@ impl ThreadStats {
             status_codes,
             regions: BTreeMap::new(),
             percentile_method: "exact".to_string(),
+            timeline: self.timeline.points(measured),
+            latency_histogram: latency_buckets(&total_hist, HISTOGRAM_BUCKETS),
         }
     }
 }
@@ -162,13 +179,14 @@ mod tests {
 
     #[test]
     fn merges_and_reports() {
-        let mut a = ThreadStats::new(2);
-        let mut b = ThreadStats::new(2);
+        let start = Instant::now();
+        let mut a = ThreadStats::new(2, start);
+        let mut b = ThreadStats::new(2, start);
         for i in 1..=100u64 {
-            a.record_response(0, 200, Duration::from_millis(i));
+            a.record_response(0, 200, start + Duration::from_millis(10 * i), Duration::from_millis(i));
         }
-        b.record_response(1, 500, Duration::from_millis(5));
-        b.record_error(1, ErrorKind::Timeout);
+        b.record_response(1, 500, start + Duration::from_millis(1500), Duration::from_millis(5));
+        b.record_error(1, ErrorKind::Timeout, start + Duration::from_millis(1600));
         a.merge(&b);
         let r = a.into_results(&["a".into(), "b".into()], Duration::from_secs(2));
         assert_eq!(r.total.requests, 102);
@@ -185,11 +203,19 @@ mod tests {
         assert!((r.labels[0].stats.max_ms - 100.0).abs() < 0.1);
         assert_eq!(r.labels[1].stats.requests, 2);
         assert_eq!(r.percentile_method, "exact");
+        // The timeline: 100 responses in second 0 (10 ms apart), a 500 and a timeout in second 1.
+        assert_eq!(r.timeline.len(), 2);
+        assert_eq!((r.timeline[0].requests, r.timeline[0].failures), (99, 0));
+        assert_eq!((r.timeline[1].requests, r.timeline[1].failures), (3, 2));
+        // The histogram holds every response with a latency, 1 to 100 ms.
+        assert_eq!(r.latency_histogram.iter().map(|b| b.count).sum::<u64>(), 101);
+        assert!(r.latency_histogram[0].lo_ms <= 1.0 && r.latency_histogram.last().unwrap().hi_ms >= 100.0);
     }
 
     #[test]
     fn empty_run_is_all_zero() {
-        let r = ThreadStats::new(1).into_results(&["a".into()], Duration::ZERO);
+        let r = ThreadStats::new(1, Instant::now()).into_results(&["a".into()], Duration::ZERO);
         assert_eq!(r.total, Stats::default());
+        assert!(r.timeline.is_empty() && r.latency_histogram.is_empty());
     }
 }

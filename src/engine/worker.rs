@@ -37,7 +37,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         .enable_time()
         .build()
         .map_err(|e| format!("could not build the worker runtime: {e}"))?;
-    let stats = Rc::new(RefCell::new(ThreadStats::new(shared.plan.labels.len())));
+    let stats = Rc::new(RefCell::new(ThreadStats::new(shared.plan.labels.len(), shared.start)));
     let local = LocalSet::new();
     let finished_at = local.block_on(&rt, async {
         let mut users = JoinSet::new();
@@ -139,11 +139,11 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
             let ok = match outcome {
                 Ok(status) => stats
                     .borrow_mut()
-                    .record_response(req.label, status, finished - started),
+                    .record_response(req.label, status, finished, finished - started),
                 Err(kind) => {
                     // The connection may be mid-exchange: never reuse it after a failure.
                     *slot = None;
-                    stats.borrow_mut().record_error(req.label, kind);
+                    stats.borrow_mut().record_error(req.label, kind, finished);
                     false
                 }
             };

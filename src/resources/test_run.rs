@@ -322,14 +322,15 @@ fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, verdict: &Ver
         finished_at: rec.finished_at.clone(),
         console_url: rec.console_url.clone(),
     };
-    if let Some(path) = report_cfg.get("junit_path").as_str() {
-        if let Err(e) = report::write_junit(path.as_ref(), spec, &rec.results, verdict, &meta) {
-            d.attr_error("report.junit_path", "Could not write JUnit report", e.to_string());
-        }
-    }
-    if let Some(path) = report_cfg.get("json_path").as_str() {
-        if let Err(e) = report::write_json(path.as_ref(), spec, &rec.results, verdict, &meta) {
-            d.attr_error("report.json_path", "Could not write JSON report", e.to_string());
+    for f in &report::FORMATS {
+        if let Some(path) = report_cfg.get(f.key).as_str() {
+            if let Err(e) = (f.write)(path.as_ref(), spec, &rec.results, verdict, &meta) {
+                d.attr_error(
+                    &format!("report.{}", f.key),
+                    format!("Could not write {} report", f.name),
+                    e.to_string(),
+                );
+            }
         }
     }
     d

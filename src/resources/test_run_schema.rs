@@ -6,6 +6,7 @@ use crate::plugin::{timeouts_block, Attribute, Block, Diagnostics, Schema, Type,
 
 use super::checks;
 use crate::dlt::limits;
+use crate::dlt::report;
 
 /// Computed `results` object: the shared results model, times in ms, throughput in req/s.
 pub const RESULT_FIELDS: [(&str, &str); 12] = [
@@ -119,14 +120,10 @@ pub fn schema() -> Schema {
             Unit::Percent | Unit::Count | Unit::Rate => Attribute::number(g.name).optional().describe(g.description),
         })
         .collect();
-    let report = vec![
-        Attribute::string("junit_path")
-            .optional()
-            .describe("Write a JUnit XML report here (one test case per gate)."),
-        Attribute::string("json_path")
-            .optional()
-            .describe("Write a JSON report here (results, gates, scenario)."),
-    ];
+    let report = report::FORMATS
+        .iter()
+        .map(|f| Attribute::string(f.key).optional().describe(f.description))
+        .collect();
     let result_attrs = Attribute::typed("results", results_type()).computed().describe(
         "Results: `requests`, `successes`, `failures`, `success_rate` (%), `throughput` (req/s), \
          `avg_response_time_ms`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, `duration_seconds`. \
@@ -355,8 +352,9 @@ pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
     }
 
     let report = config.get("report");
-    checks::non_empty(d, "report.junit_path", report.get("junit_path"));
-    checks::non_empty(d, "report.json_path", report.get("json_path"));
+    for f in &report::FORMATS {
+        checks::non_empty(d, &format!("report.{}", f.key), report.get(f.key));
+    }
     let timeouts = config.get("timeouts");
     checks::positive_duration(d, "timeouts.create", timeouts.get("create"));
     checks::positive_duration(d, "timeouts.delete", timeouts.get("delete"));

@@ -12,8 +12,10 @@ locals {
     password_ssm_parameter = var.password_ssm_parameter
   }
   reports = var.report_dir == null ? null : {
-    junit_path = "${var.report_dir}/${var.name}.xml"
-    json_path  = "${var.report_dir}/${var.name}.json"
+    junit_path    = "${var.report_dir}/${var.name}.xml"
+    json_path     = "${var.report_dir}/${var.name}.json"
+    markdown_path = "${var.report_dir}/${var.name}.md"
+    html_path     = "${var.report_dir}/${var.name}.html"
   }
 }
 

@@ -40,3 +40,13 @@ output "junit_path" {
   description = "The JUnit report (publish it with the pipeline's test-report step)."
   value       = local.reports == null ? null : local.reports.junit_path
 }
+
+output "markdown_path" {
+  description = "The Markdown summary (for $GITHUB_STEP_SUMMARY or a pull-request comment)."
+  value       = local.reports == null ? null : local.reports.markdown_path
+}
+
+output "html_path" {
+  description = "The HTML report with the latency charts."
+  value       = local.reports == null ? null : local.reports.html_path
+}

@@ -112,7 +112,7 @@ variable "triggers" {
 }
 
 variable "report_dir" {
-  description = "Directory for the JUnit and JSON reports (<name>.xml, <name>.json); null writes none. Give an absolute path under Terragrunt, whose working directory is its cache."
+  description = "Directory for the reports: <name>.xml (JUnit), .json, .md (summary for a job summary or PR comment) and .html (charts); null writes none. Give an absolute path under Terragrunt, whose working directory is its cache."
   type        = string
   default     = null
 }
