@@ -29,7 +29,9 @@ impl AttrPath {
             if !name.is_empty() {
                 steps.push(PathStep::Attr(name.to_string()));
             }
-            while let Some(end) = rest.find(']') {
+            // Only `[...]` steps; text after a `]` that opens no new step ends the part (a key
+            // holding `]` or `.` cannot be told apart here; byte slicing stays on `[`'s boundary).
+            while let (true, Some(end)) = (rest.starts_with('['), rest.find(']')) {
                 let inner = &rest[1..end];
                 if let Ok(i) = inner.parse::<i64>() {
                     steps.push(PathStep::Index(i));
@@ -210,5 +212,15 @@ mod tests {
             ]
         );
         assert_eq!(p.to_string(), "scenario.requests[0].headers[\"x\"]");
+    }
+
+    #[test]
+    fn odd_keys_never_panic() {
+        // A map key with `]` then a multi-byte character (found by the fuzz properties).
+        for path in ["headers[\"a]\u{10424c}\u{feff}/\"]", "a[]é]", "x[\"é\"]]ü[1]", "[", "]"] {
+            let _ = AttrPath::parse(path).to_string();
+        }
+        let p = AttrPath::parse("headers[\"a]\u{10424c}\"]");
+        assert_eq!(p.0[0], PathStep::Attr("headers".into()));
     }
 }
