@@ -93,8 +93,9 @@ pub fn main(args: &[String]) -> ExitCode {
     };
     let Scenario::Simple { requests } = &spec.scenario else {
         eprintln!(
-            "error: {}: jmeter scenarios run on DLT only; the local engine runs simple scenarios",
-            spec.name
+            "error: {}: {} scenarios run on DLT only; the local engine runs simple scenarios",
+            spec.name,
+            spec.scenario.script().map(|(k, _)| k.name()).unwrap_or_default()
         );
         return ExitCode::from(2);
     };

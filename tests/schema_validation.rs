@@ -5,6 +5,7 @@
 mod support;
 
 use serde_json::Value as Json;
+use support::flat;
 use support::terraform::{for_each_terraform, with_terraform, Workspace};
 
 const PROVIDER: &str = "registry.terraform.io/dlt-tools/dlt";
@@ -283,8 +284,52 @@ resource "dlt_test_run" "jm" {
         let out = ws.plan();
         out.assert_failed();
         let text = out.all();
-        assert!(text.contains("JMeter needs DLT"), "{text}");
+        assert!(text.contains("Script tests need DLT"), "{text}");
         assert!(text.contains("load.concurrency"), "{text}");
+    });
+}
+
+#[test]
+fn plan_time_errors_for_k6_and_locust_scripts() {
+    with_terraform(|tf| {
+        let ws = Workspace::new(
+            tf,
+            r#"
+resource "dlt_test_run" "k6" {
+  name     = "k6-wrong-extension"
+  dlt      = { api_endpoint = "https://abc.execute-api.eu-west-1.amazonaws.com/prod/", region = "eu-west-1" }
+  scenario = { type = "k6", script = "load/checkout.py" }
+  load     = { concurrency = 1, hold_for = "1m" }
+}
+
+resource "dlt_test_run" "locust" {
+  name     = "locust-missing-file"
+  dlt      = { api_endpoint = "https://abc.execute-api.eu-west-1.amazonaws.com/prod/", region = "eu-west-1" }
+  scenario = { type = "locust", script = "load/missing-locustfile.py" }
+  load     = { concurrency = 1, hold_for = "1m" }
+}
+
+resource "dlt_test_run" "present" {
+  name     = "k6-present"
+  dlt      = { api_endpoint = "https://abc.execute-api.eu-west-1.amazonaws.com/prod/", region = "eu-west-1" }
+  scenario = { type = "k6", script = "checkout.ts" }
+  load     = { concurrency = 1, hold_for = "1m" }
+}
+"#,
+        );
+        std::fs::write(ws.path().join("checkout.ts"), "export default function () {}\n").expect("script");
+        let out = ws.plan();
+        out.assert_failed();
+        let text = flat(&out.all());
+        assert!(
+            text.contains("a k6 script must be a .js, .ts, .zip file, got \"load/checkout.py\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("scenario.script \"load/missing-locustfile.py\" is not a readable file"),
+            "{text}"
+        );
+        assert!(!text.contains("checkout.ts"), "an existing .ts script is fine: {text}");
     });
 }
 

@@ -657,3 +657,114 @@ fn cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime(ver
 }
 
 crate::in_both_dlt_modes!(sync: interrupt_cancels_the_running_dlt_test, stack_then_cognito_signed_run_passes_and_keeps_secrets_out, iam_signed_failing_gate_fails_apply_and_retries_throttling, dlt_failed_status_reports_error_reason_and_keeps_the_id, jmeter_script_is_uploaded_to_the_scenarios_bucket, cognito_credentials_are_refreshed_during_a_run_longer_than_their_lifetime);
+
+/// k6 and Locust on DLT v4: each script lands at `public/test-scenarios/<type>/<testId>.<ext>`
+/// before the POST, the POST carries the type and its executor, and the run completes (the
+/// double's v4 container finds the script where the real one looks). On DLT v3.2.1 the same
+/// configuration is refused before anything starts, naming the DLT version needed.
+#[test]
+fn k6_and_locust_scripts_run_on_v4_and_are_refused_on_v3() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let clients = rt.block_on(moto.clients());
+    let bucket = "dlt-e2e-script-scenarios";
+    rt.block_on(clients.s3.create_bucket().bucket(bucket).send())
+        .expect("create scenarios bucket");
+    let hcl = |double: &DltDouble| {
+        let run = |name: &str, ty: &str, script: &str| {
+            format!(
+                r#"
+resource "dlt_test_run" "{name}" {{
+  name = "checkout-{name}"
+  dlt = {{
+    api_endpoint     = "{endpoint}"
+    region           = "{region}"
+    scenarios_bucket = "{bucket}"
+  }}
+  scenario = {{
+    type   = "{ty}"
+    script = "{script}"
+  }}
+  load = {{ concurrency = 5, task_count = 1, hold_for = "1m" }}
+}}
+"#,
+                endpoint = double.endpoint(),
+                region = dlt_double::REGION,
+            )
+        };
+        provider_block(&moto) + &run("k6", "k6", "checkout.js") + &run("locust", "locust", "locustfile.py")
+    };
+    let write_scripts = |ws: &terraform::Workspace| {
+        std::fs::write(
+            ws.path().join("checkout.js"),
+            "import http from 'k6/http';\nexport default function () { http.get('https://app.example.com/'); }\n",
+        )
+        .expect("write k6 script");
+        std::fs::write(
+            ws.path().join("locustfile.py"),
+            "from locust import HttpUser, task\n\nclass Shopper(HttpUser):\n    @task\n    def home(self):\n        self.client.get('/')\n",
+        )
+        .expect("write locustfile");
+    };
+    let object = |key: &str| {
+        rt.block_on(async {
+            let o = clients.s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+            Some(String::from_utf8_lossy(&o.body.collect().await.ok()?.into_bytes()).into_owned())
+        })
+    };
+
+    // v4: both run.
+    let v4 = double(DltVersion::V423, Some((clients.s3.clone(), bucket.to_string())));
+    let ws = workspace(tf, &hcl(&v4), dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    write_scripts(&ws);
+    ws.apply().assert_ok();
+    for (name, ty, ext, needle) in [("k6", "k6", "js", "k6/http"), ("locust", "locust", "py", "HttpUser")] {
+        let a = ws.attributes(&format!("dlt_test_run.{name}"));
+        assert_eq!(a["status"], "complete", "{a}");
+        let id = a["id"].as_str().unwrap_or_default().to_string();
+        let body = object(&format!("public/test-scenarios/{ty}/{id}.{ext}")).unwrap_or_default();
+        assert!(body.contains(needle), "script at the DLT key for {ty}: {body:?}");
+        let item = v4.item(&id).expect("test in DLT");
+        assert_eq!(item["testType"], ty, "{item}");
+        assert_eq!(item["fileType"], "script", "{item}");
+        assert_eq!(item["testScenario"]["execution"][0]["executor"], ty, "{item}");
+        assert_eq!(
+            item["testScenario"]["scenarios"][format!("checkout-{name}")]["script"],
+            format!("{id}.{ext}"),
+            "{item}"
+        );
+    }
+    assert_eq!(v4.call_count("GET /stack-info"), 2, "{:?}", v4.calls());
+
+    // v3.2.1: refused before any upload or POST.
+    let v3 = double(DltVersion::V321, Some((clients.s3.clone(), bucket.to_string())));
+    let ws = workspace(tf, &hcl(&v3), dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    write_scripts(&ws);
+    let before = rt
+        .block_on(clients.s3.list_objects_v2().bucket(bucket).send())
+        .map(|o| o.key_count().unwrap_or(0))
+        .unwrap_or(0);
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    for ty in ["k6", "locust"] {
+        assert!(
+            text.contains(&format!("scenario.type = \"{ty}\" needs DLT v4.0 or later")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("403 Missing Authentication Token"), "{text}");
+    assert_eq!(v3.call_count("POST /scenarios"), 0, "{:?}", v3.calls());
+    let after = rt
+        .block_on(clients.s3.list_objects_v2().bucket(bucket).send())
+        .map(|o| o.key_count().unwrap_or(0))
+        .unwrap_or(0);
+    assert_eq!(before, after, "nothing uploaded");
+    assert!(
+        ws.state_text().is_empty() || !ws.state_text().contains("\"dlt_test_run\""),
+        "nothing in state"
+    );
+}

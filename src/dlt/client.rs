@@ -350,6 +350,13 @@ impl DltClient {
         Ok(VcpuDetails::map_from_value(&v))
     }
 
+    /// `GET /stack-info` (DLT v4.0+): the stack's version and ids. Older DLT has no such route
+    /// and API Gateway answers 403 "Missing Authentication Token".
+    pub async fn stack_info(&self) -> Result<Value, DltError> {
+        self.call_json(Method::GET, "stack-info", None, RetryMode::Idempotent)
+            .await
+    }
+
     /// `GET /regions`: the regions with a deployed DLT regional stack.
     pub async fn regions(&self) -> Result<Vec<String>, DltError> {
         let v = self

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{DeleteOutcome, DltClient, DltError};
 use super::model::{ScenarioDetail, TestStatus};
 use super::results::RunResults;
-use super::scenario::{Scenario, TestSpec};
+use super::scenario::{Scenario, ScriptType, TestSpec};
 
 /// Where JMeter scripts go: an S3 put, abstracted so tests can use an in-memory store (the S3
 /// implementation is in `crate::aws::s3`, beside the other S3 code).
@@ -181,9 +181,15 @@ pub enum RunErrorKind {
         available: i64,
         requested: u32,
     },
-    #[error("cannot read the JMeter script {path}: {cause}")]
+    #[error("{what} needs DLT {needed} or later, but this stack is older: {found}. Update the DLT stack, or use a jmeter or simple scenario")]
+    NeedsNewerDlt {
+        what: String,
+        needed: String,
+        found: String,
+    },
+    #[error("cannot read the script {path}: {cause}")]
     ScriptRead { path: String, cause: String },
-    #[error("cannot upload the JMeter script: {0}")]
+    #[error("cannot upload the script: {0}")]
     ScriptUpload(String),
     #[error(transparent)]
     Api(#[from] DltError),
@@ -362,20 +368,13 @@ fn regions(spec: &TestSpec, default_region: &str) -> Vec<String> {
     }
 }
 
-/// The JMeter script's S3 key and DLT `fileType` for a test id.
-pub fn script_key(test_id: &str, script: &Path) -> Result<(String, &'static str, String), String> {
-    let ext = script
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let file_type = match ext.as_str() {
-        "jmx" => "script",
-        "zip" => "zip",
-        _ => return Err(format!("{} must end in .jmx or .zip", script.display())),
-    };
+/// A script's S3 key, DLT `fileType` and scenario `script` name for a test id: the container
+/// reads `public/test-scenarios/<type>/<testId>.<ext>`.
+pub fn script_key(test_id: &str, kind: ScriptType, script: &Path) -> Result<(String, &'static str, String), String> {
+    let ext = kind.check_extension(&script.display().to_string())?;
+    let file_type = if ext == "zip" { "zip" } else { "script" };
     Ok((
-        format!("public/test-scenarios/jmeter/{test_id}.{ext}"),
+        format!("public/test-scenarios/{}/{test_id}.{ext}", kind.name()),
         file_type,
         format!("{test_id}.{ext}"),
     ))
@@ -427,11 +426,21 @@ pub fn build_payload(
                 .collect();
             ("simple", "none", json!({"requests": reqs}))
         }
-        Scenario::Jmeter { script } => {
-            let (_, file_type, name) = script_key(test_id, script)?;
-            ("jmeter", file_type, json!({"script": name}))
+        Scenario::Jmeter { script } | Scenario::K6 { script } | Scenario::Locust { script } => {
+            let (kind, _) = spec.scenario.script().ok_or("not a script scenario")?;
+            let (_, file_type, name) = script_key(test_id, kind, script)?;
+            (kind.name(), file_type, json!({"script": name}))
         }
     };
+    let mut execution = json!({
+        "ramp-up": dlt_duration(spec.load.ramp_up),
+        "hold-for": dlt_duration(spec.load.hold_for),
+        "scenario": scenario_name,
+    });
+    // v4 runs k6 and Locust through Taurus' executor of that name (as its console sends it).
+    if matches!(test_type, "k6" | "locust") {
+        execution["executor"] = json!(test_type);
+    }
     let mut scenarios = Map::new();
     scenarios.insert(scenario_name.clone(), scenario);
     Ok(json!({
@@ -440,11 +449,7 @@ pub fn build_payload(
         "testDescription": description(spec),
         "testTaskConfigs": configs,
         "testScenario": {
-            "execution": [{
-                "ramp-up": dlt_duration(spec.load.ramp_up),
-                "hold-for": dlt_duration(spec.load.hold_for),
-                "scenario": scenario_name,
-            }],
+            "execution": [execution],
             "scenarios": scenarios,
         },
         "showLive": false,
@@ -522,6 +527,11 @@ impl DltRunner {
     async fn launch(&self, spec: &TestSpec, opts: &RunnerOptions, test_id: &str) -> Result<Instant, RunError> {
         let test_id = test_id.to_string();
 
+        // 0. k6 and Locust need DLT v4: ask the stack before anything else happens.
+        if let Some((kind, _)) = spec.scenario.script().filter(|(k, _)| k.needs_v4()) {
+            self.require_v4(kind).await?;
+        }
+
         // 1. Never POST over a live run: DLT would accept it and break both (§4).
         let prior_start = match self.client.get_scenario(&test_id).await {
             Ok(d) if d.status.is_active() => {
@@ -559,9 +569,9 @@ impl DltRunner {
             available.insert(r.clone(), n);
         }
 
-        // 3. JMeter script where the container looks for it, before the POST.
-        if let Scenario::Jmeter { script } = &spec.scenario {
-            self.upload_script(&test_id, script, opts).await?;
+        // 3. The script where the container looks for it, before the POST.
+        if let Some((kind, script)) = spec.scenario.script() {
+            self.upload_script(&test_id, kind, script, opts).await?;
         }
 
         let payload = build_payload(spec, &test_id, &opts.default_region, &available)
@@ -803,17 +813,59 @@ impl DltRunner {
         RunError::started(test_id, kind(CancelState::Requested))
     }
 
-    async fn upload_script(&self, test_id: &str, script: &Path, opts: &RunnerOptions) -> Result<(), RunError> {
+    /// Refuses `kind` on a DLT older than v4: v4 answers `GET /stack-info` with its version;
+    /// v3.x has no such route (API Gateway answers 403 "Missing Authentication Token").
+    async fn require_v4(&self, kind: ScriptType) -> Result<(), RunError> {
+        let found = match self.client.stack_info().await {
+            Ok(info) => {
+                let version = info.get("version").and_then(Value::as_str).unwrap_or("unknown");
+                log::info!("DLT stack version {version}");
+                let major = version
+                    .trim_start_matches('v')
+                    .split('.')
+                    .next()
+                    .and_then(|m| m.parse::<u32>().ok());
+                if major.is_some_and(|m| m < 4) {
+                    format!("GET /stack-info reports {version}")
+                } else {
+                    return Ok(());
+                }
+            }
+            Err(e)
+                if e.status() == Some(403)
+                    && e.api_message()
+                        .is_some_and(|m| m.contains("Missing Authentication Token")) =>
+            {
+                "its API has no GET /stack-info (403 Missing Authentication Token), so it is DLT v3.x or older"
+                    .to_string()
+            }
+            Err(e) => format!("its version could not be read ({e})"),
+        };
+        Err(RunError::before_start(RunErrorKind::NeedsNewerDlt {
+            what: format!("scenario.type = \"{}\"", kind.name()),
+            needed: "v4.0".into(),
+            found,
+        }))
+    }
+
+    async fn upload_script(
+        &self,
+        test_id: &str,
+        kind: ScriptType,
+        script: &Path,
+        opts: &RunnerOptions,
+    ) -> Result<(), RunError> {
         let (key, _, _) =
-            script_key(test_id, script).map_err(|e| RunError::before_start(RunErrorKind::InvalidSpec(e)))?;
+            script_key(test_id, kind, script).map_err(|e| RunError::before_start(RunErrorKind::InvalidSpec(e)))?;
         let bucket = opts
             .scenarios_bucket
             .as_deref()
             .filter(|b| !b.is_empty())
             .ok_or_else(|| {
-                RunError::before_start(RunErrorKind::InvalidSpec(
-                    "a jmeter scenario needs dlt.scenarios_bucket (the stack's scenarios bucket)".into(),
-                ))
+                RunError::before_start(RunErrorKind::InvalidSpec(format!(
+                    "a {} scenario needs dlt.scenarios_bucket (the stack's scenarios bucket)",
+                    kind.name()
+                )))
             })?;
         let store = self.scripts.as_ref().ok_or_else(|| {
             RunError::before_start(RunErrorKind::ScriptUpload(
@@ -827,7 +879,8 @@ impl DltRunner {
             })
         })?;
         log::info!(
-            "uploading the JMeter script {} to s3://{bucket}/{key}",
+            "uploading the {} script {} to s3://{bucket}/{key}",
+            kind.name(),
             script.display()
         );
         store
@@ -969,9 +1022,32 @@ mod tests {
             "Ab3dE6gH9j.jmx"
         );
         assert_eq!(p["regionalTaskDetails"]["us-east-1"]["dltAvailableTasks"], 2);
-        let (key, ft, _) = script_key("id1", Path::new("x.zip")).expect("zip");
+        let (key, ft, _) = script_key("id1", ScriptType::Jmeter, Path::new("x.zip")).expect("zip");
         assert_eq!((key.as_str(), ft), ("public/test-scenarios/jmeter/id1.zip", "zip"));
-        assert!(script_key("id1", Path::new("x.py")).is_err());
+        assert!(script_key("id1", ScriptType::Jmeter, Path::new("x.py")).is_err());
+        assert!(p["testScenario"]["execution"][0].get("executor").is_none());
+    }
+
+    #[test]
+    fn k6_and_locust_payloads_and_keys() {
+        let mut s = spec();
+        s.scenario = Scenario::K6 {
+            script: PathBuf::from("load/checkout.ts"),
+        };
+        let p = build_payload(&s, "K6id000001", "eu-west-1", &BTreeMap::new()).expect("payload");
+        assert_eq!(p["testType"], "k6");
+        assert_eq!(p["fileType"], "script");
+        assert_eq!(p["testScenario"]["execution"][0]["executor"], "k6");
+        assert_eq!(
+            p["testScenario"]["scenarios"]["checkout-smoke"]["script"],
+            "K6id000001.ts"
+        );
+        let (key, _, _) = script_key("L1", ScriptType::Locust, Path::new("locustfile.py")).expect("py");
+        assert_eq!(key, "public/test-scenarios/locust/L1.py");
+        let (key, ft, _) = script_key("K1", ScriptType::K6, Path::new("bundle.ZIP")).expect("zip");
+        assert_eq!((key.as_str(), ft), ("public/test-scenarios/k6/K1.zip", "zip"));
+        assert!(script_key("K1", ScriptType::K6, Path::new("x.py")).is_err());
+        assert!(script_key("L1", ScriptType::Locust, Path::new("x.js")).is_err());
     }
 
     #[test]

@@ -34,6 +34,93 @@ pub enum Scenario {
     Simple { requests: Vec<RequestSpec> },
     /// A JMeter script (`.jmx` or `.zip`); DLT only.
     Jmeter { script: PathBuf },
+    /// A k6 script (`.js`, `.ts` or `.zip`); DLT v4 only.
+    K6 { script: PathBuf },
+    /// A Locust file (`.py` or `.zip`); DLT v4 only.
+    Locust { script: PathBuf },
+}
+
+/// The script-based test types, as DLT names them (`testType`, the S3 folder, Taurus' executor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptType {
+    Jmeter,
+    K6,
+    Locust,
+}
+
+impl ScriptType {
+    pub const ALL: [ScriptType; 3] = [ScriptType::Jmeter, ScriptType::K6, ScriptType::Locust];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScriptType::Jmeter => "jmeter",
+            ScriptType::K6 => "k6",
+            ScriptType::Locust => "locust",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScriptType> {
+        ScriptType::ALL.into_iter().find(|t| t.name() == s)
+    }
+
+    /// File extensions the DLT container reads for this type (deployment/ecr/…/load-test.sh):
+    /// `<testId>.<ext>` under `public/test-scenarios/<type>/`.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            ScriptType::Jmeter => &["jmx", "zip"],
+            ScriptType::K6 => &["js", "ts", "zip"],
+            ScriptType::Locust => &["py", "zip"],
+        }
+    }
+
+    /// The first DLT release whose API the provider runs this type on (k6 and Locust came in
+    /// v3.4; the provider recognises a DLT from v4 on by its `GET /stack-info`).
+    pub fn needs_v4(self) -> bool {
+        self != ScriptType::Jmeter
+    }
+
+    /// Why `path` cannot be this type's script, judging by its extension.
+    pub fn check_extension(self, path: &str) -> Result<String, String> {
+        let ext = std::path::Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        if self.extensions().contains(&ext.as_str()) {
+            Ok(ext)
+        } else {
+            Err(format!(
+                "a {} script must be a {} file, got {path:?}",
+                self.name(),
+                self.extensions()
+                    .iter()
+                    .map(|e| format!(".{e}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    }
+}
+
+impl Scenario {
+    /// The script and its type, for script-based scenarios.
+    pub fn script(&self) -> Option<(ScriptType, &std::path::Path)> {
+        match self {
+            Scenario::Simple { .. } => None,
+            Scenario::Jmeter { script } => Some((ScriptType::Jmeter, script)),
+            Scenario::K6 { script } => Some((ScriptType::K6, script)),
+            Scenario::Locust { script } => Some((ScriptType::Locust, script)),
+        }
+    }
+
+    /// `scenario.type` of a script type with its path.
+    pub fn from_script(kind: ScriptType, script: PathBuf) -> Scenario {
+        match kind {
+            ScriptType::Jmeter => Scenario::Jmeter { script },
+            ScriptType::K6 => Scenario::K6 { script },
+            ScriptType::Locust => Scenario::Locust { script },
+        }
+    }
 }
 
 /// The load shape, in DLT's terms: `concurrency` virtual users per task, `task_count` tasks per

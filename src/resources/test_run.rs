@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use crate::dlt::gates::{GateResult, Verdict};
 use crate::dlt::report::{self, ReportMeta};
 use crate::dlt::results::RunResults;
-use crate::dlt::scenario::{Load, RequestSpec, Scenario, TestSpec};
+use crate::dlt::scenario::{Load, RequestSpec, Scenario, ScriptType, TestSpec};
 use crate::duration::{format_duration, parse_duration};
 use crate::engine::{self, EngineError, EngineOptions};
 use crate::plugin::{Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
@@ -75,11 +75,9 @@ pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
     test_run_schema::validate_except_gates(&mut d, config);
     let gates = test_run_schema::parse_gates(&mut d, config.get("gates"));
     let scenario_v = config.get("scenario");
-    let scenario = match scenario_v.get("type").as_str().unwrap_or("simple") {
-        "jmeter" => Scenario::Jmeter {
-            script: scenario_v.get("script").as_str().unwrap_or_default().into(),
-        },
-        _ => Scenario::Simple {
+    let scenario = match ScriptType::parse(scenario_v.get("type").as_str().unwrap_or("simple")) {
+        Some(kind) => Scenario::from_script(kind, scenario_v.get("script").as_str().unwrap_or_default().into()),
+        None => Scenario::Simple {
             requests: requests_from(scenario_v.get("requests")),
         },
     };
@@ -233,10 +231,11 @@ fn timeout_of(config: &Value, op: &str, default: Duration) -> Duration {
 async fn run_local(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration) -> Result<RunRecord, Diagnostics> {
     let Scenario::Simple { requests } = &spec.scenario else {
         let mut d = Diagnostics::new();
+        let kind = spec.scenario.script().map(|(k, _)| k.name()).unwrap_or_default();
         d.attr_error(
             "scenario.type",
-            "JMeter needs DLT",
-            "type = \"jmeter\" runs only on DLT; add a dlt block.",
+            "Script tests need DLT",
+            format!("type = \"{kind}\" runs only on DLT; add a dlt block."),
         );
         return Err(d);
     };

@@ -7,6 +7,7 @@ use crate::plugin::{timeouts_block, Attribute, Block, Diagnostics, Schema, Type,
 use super::checks;
 use crate::dlt::limits;
 use crate::dlt::report;
+use crate::dlt::scenario::ScriptType;
 
 /// Computed `results` object: the shared results model, times in ms, throughput in req/s.
 pub const RESULT_FIELDS: [(&str, &str); 12] = [
@@ -76,22 +77,23 @@ pub fn schema() -> Schema {
         Attribute::string("region").optional().describe("Region of the DLT stack (for SigV4). Default: the provider's region."),
         Attribute::string("scenarios_bucket")
             .optional()
-            .describe("The DLT scenarios bucket (`dlt_stack.*.scenarios_bucket`); needed for `jmeter` scenarios."),
+            .describe("The DLT scenarios bucket (`dlt_stack.*.scenarios_bucket`); needed for script scenarios."),
         Attribute::string("console_url").optional().describe("DLT console URL, used to build `console_url` result links."),
         Attribute::single("cognito", cognito)
             .optional()
             .describe("Log in through Cognito like the DLT console. Omit to sign requests with the provider's own IAM credentials."),
     ];
     let scenario = vec![
-        Attribute::string("type")
-            .optional()
-            .describe("`simple` (default) or `jmeter` (DLT only)."),
+        Attribute::string("type").optional().describe(
+            "`simple` (default), or a script run on DLT: `jmeter`, `k6` or `locust` (k6 and Locust need DLT v4).",
+        ),
         Attribute::list_of("requests", request)
             .optional()
             .describe("`simple`: the requests each virtual user sends in order, in a loop."),
-        Attribute::string("script")
-            .optional()
-            .describe("`jmeter`: path to a `.jmx` or `.zip`, uploaded to the scenarios bucket before the run."),
+        Attribute::string("script").optional().describe(
+            "The script of a `jmeter` (`.jmx`), `k6` (`.js`, `.ts`) or `locust` (`.py`) scenario, or a `.zip` of \
+                 it, uploaded to the scenarios bucket before the run.",
+        ),
     ];
     let load = vec![
         Attribute::number("concurrency")
@@ -221,7 +223,7 @@ pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
     let scenario = config.get("scenario");
     let kind = match scenario.get("type") {
         Value::Null => Some("simple"),
-        v => checks::one_of(d, "scenario.type", v, &["simple", "jmeter"]),
+        v => checks::one_of(d, "scenario.type", v, &["simple", "jmeter", "k6", "locust"]),
     };
     let requests = scenario.get("requests");
     match kind {
@@ -237,29 +239,50 @@ pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
                 d.attr_error(
                     "scenario.script",
                     "Unexpected script",
-                    "scenario.script is only used with type = \"jmeter\".",
+                    "scenario.script is only used with type = \"jmeter\", \"k6\" or \"locust\".",
                 );
             }
         }
-        Some("jmeter") => {
+        Some(t) => {
+            // one_of let only the listed types through; "simple" is matched above.
+            let kind = ScriptType::parse(t).unwrap_or(ScriptType::Jmeter);
             if !on_dlt {
                 d.attr_error(
                     "scenario.type",
-                    "JMeter needs DLT",
-                    "type = \"jmeter\" runs only on Distributed Load Testing on AWS: add a dlt block, or use type = \"simple\" on the local engine.",
+                    "Script tests need DLT",
+                    format!(
+                        "type = \"{t}\" runs only on Distributed Load Testing on AWS{}: add a dlt block, or use type = \"simple\" on the local engine.",
+                        if kind.needs_v4() { " v4" } else { "" }
+                    ),
                 );
             }
             match scenario.get("script") {
                 Value::Null => d.attr_error(
                     "scenario.script",
                     "Missing script",
-                    "A jmeter scenario needs scenario.script (.jmx or .zip).",
+                    format!(
+                        "A {t} scenario needs scenario.script ({}).",
+                        kind.extensions()
+                            .iter()
+                            .map(|e| format!(".{e}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ),
-                Value::String(s) if !(s.ends_with(".jmx") || s.ends_with(".zip")) => d.attr_error(
-                    "scenario.script",
-                    "Invalid script",
-                    format!("scenario.script must be a .jmx or .zip file, got {s:?}."),
-                ),
+                Value::String(s) => {
+                    if let Err(e) = kind.check_extension(s) {
+                        d.attr_error("scenario.script", "Invalid script", format!("scenario.script: {e}."));
+                    } else if !std::path::Path::new(s).is_file() {
+                        d.attr_error(
+                            "scenario.script",
+                            "Script not found",
+                            format!(
+                                "scenario.script {s:?} is not a readable file (relative paths start from the directory \
+                                 Terraform runs in; path.module helps in modules)."
+                            ),
+                        );
+                    }
+                }
                 _ => {}
             }
             if !requests.is_null() && !requests.elements().is_empty() {
