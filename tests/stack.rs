@@ -493,15 +493,13 @@ fn aws_layer_against_moto() {
         assert_eq!(created.status, "CREATE_COMPLETE");
         assert_eq!(created.outputs["UserPoolId"], seed.user_pool_id);
 
-        let v = dlt_provider::aws::cognito::set_admin_password_from_ssm(
-            &c.ssm,
-            &c.cognito_idp,
-            &seed.parameter,
-            &seed.user_pool_id,
-            &seed.username,
-        )
-        .await
-        .expect("set password");
+        let password = dlt_provider::aws::admin_password::AdminPassword::read(&c.ssm, &seed.parameter, None)
+            .await
+            .expect("read password");
+        let v = password
+            .set(&c.cognito_idp, &seed.user_pool_id, &seed.username)
+            .await
+            .expect("set password");
         assert_eq!(v, 1);
         assert_eq!(
             moto::user_status(&c, &seed.user_pool_id, &seed.username).await,

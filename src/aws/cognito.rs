@@ -2,13 +2,13 @@
 //!
 //! The DLT stack creates its admin user in `FORCE_CHANGE_PASSWORD` with an emailed temporary
 //! password; `AdminSetUserPassword(Permanent=true)` with the SSM value makes it `CONFIRMED` so
-//! headless logins work. Errors name the user, pool and parameter, never the value.
+//! headless logins work (the whole workflow, from SSM, is `admin_password.rs`). Errors name the
+//! user and pool, never the value.
 
 use aws_sdk_cognitoidentityprovider::Client;
 
 use super::error::ErrorParts;
 use super::secret::Secret;
-use super::ssm::{self, SsmError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CognitoError {
@@ -70,52 +70,4 @@ pub async fn admin_set_permanent_password(
             cause,
         },
     })
-}
-
-/// Failure of [`set_admin_password_from_ssm`], naming the parameter and the user.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminPasswordError {
-    #[error("cannot read the admin password: {0}")]
-    Parameter(#[from] SsmError),
-    #[error("cannot set the password of Cognito user {username:?} from SSM parameter {parameter:?}: {source}")]
-    Cognito {
-        parameter: String,
-        username: String,
-        source: CognitoError,
-    },
-}
-
-/// Reads `parameter` (decrypted) and sets it as `username`'s permanent password; returns the
-/// parameter version that was applied.
-pub async fn set_admin_password_from_ssm(
-    ssm_client: &aws_sdk_ssm::Client,
-    idp: &Client,
-    parameter: &str,
-    user_pool_id: &str,
-    username: &str,
-) -> Result<i64, AdminPasswordError> {
-    let p = ssm::get_secure_parameter(ssm_client, parameter).await?;
-    set_admin_password(idp, &p, user_pool_id, username).await
-}
-
-/// Sets an already fetched parameter as `username`'s permanent password; returns its version.
-pub async fn set_admin_password(
-    idp: &Client,
-    p: &ssm::SecureParameter,
-    user_pool_id: &str,
-    username: &str,
-) -> Result<i64, AdminPasswordError> {
-    admin_set_permanent_password(idp, user_pool_id, username, &p.value)
-        .await
-        .map_err(|source| AdminPasswordError::Cognito {
-            parameter: p.name.clone(),
-            username: username.to_string(),
-            source,
-        })?;
-    log::info!(
-        "set the permanent password of Cognito user {username:?} in {user_pool_id} from SSM parameter {:?} version {}",
-        p.name,
-        p.version
-    );
-    Ok(p.version)
 }

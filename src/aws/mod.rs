@@ -2,6 +2,7 @@
 //!
 //! Clients are built lazily from provider settings ([`AwsClients`]); every operation takes the
 //! SDK client it needs so tests can pass mocked or emulator-bound clients.
+pub mod admin_password;
 pub mod cloudformation;
 pub mod cognito;
 pub mod cognito_auth;

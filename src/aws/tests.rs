@@ -15,8 +15,9 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::DateTime;
 use tokio_util::sync::CancellationToken;
 
+use super::admin_password::{AdminPassword, AdminPasswordError};
 use super::cloudformation::{self, OnFailure, StackError, StackInput, TemplateSource, WaitOptions};
-use super::cognito::{self, AdminPasswordError, CognitoError};
+use super::cognito::CognitoError;
 use super::ssm::{self, SsmError};
 
 const ARN: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/dlt/11111111-2222-3333-4444-555555555555";
@@ -492,6 +493,20 @@ fn password_parameter() -> Rule {
         })
 }
 
+/// Both steps of the admin password workflow, as `dlt_stack` runs them on create.
+async fn set_from_ssm(
+    ssm: &aws_sdk_ssm::Client,
+    idp: &aws_sdk_cognitoidentityprovider::Client,
+    parameter: &str,
+    user_pool_id: &str,
+    username: &str,
+) -> Result<i64, AdminPasswordError> {
+    AdminPassword::read(ssm, parameter, None)
+        .await?
+        .set(idp, user_pool_id, username)
+        .await
+}
+
 fn json_error(code: &str, message: &str) -> Option<String> {
     Some(format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"))
 }
@@ -507,7 +522,7 @@ async fn password_is_set_and_version_returned() {
             aws_sdk_cognitoidentityprovider::operation::admin_set_user_password::AdminSetUserPasswordOutput::builder()
                 .build()
         });
-    let version = cognito::set_admin_password_from_ssm(
+    let version = set_from_ssm(
         &ssm_client(&[&get]),
         &idp_client(&[&set]),
         "/cognito/password",
@@ -543,7 +558,7 @@ async fn password_policy_violation_names_user_parameter_and_policy() {
             ),
         )
         .build();
-    let err = cognito::set_admin_password_from_ssm(
+    let err = set_from_ssm(
         &ssm_client(&[&get]),
         &idp_client(&[&set]),
         "/cognito/password",
@@ -579,7 +594,7 @@ async fn missing_parameter_is_named() {
         .http_status(400, json_error("ParameterNotFound", ""))
         .build();
     let idp = idp_client(&[]);
-    let err = cognito::set_admin_password_from_ssm(&ssm_client(&[&get]), &idp, "/nope", "us-east-1_pool", "dltadmin")
+    let err = set_from_ssm(&ssm_client(&[&get]), &idp, "/nope", "us-east-1_pool", "dltadmin")
         .await
         .unwrap_err();
     assert!(
@@ -635,7 +650,7 @@ async fn missing_user_is_named() {
         .sequence()
         .http_status(400, json_error("UserNotFoundException", "User does not exist."))
         .build();
-    let err = cognito::set_admin_password_from_ssm(
+    let err = set_from_ssm(
         &ssm_client(&[&get]),
         &idp_client(&[&set]),
         "/cognito/password",
@@ -650,4 +665,68 @@ async fn missing_user_is_named() {
         "{msg}"
     );
     assert!(msg.contains("/cognito/password"), "{msg}");
+}
+
+/// A parameter at version 3 whose version 2 is still readable by `name:2`.
+fn versioned_parameter(name: &'static str) -> Rule {
+    use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+    use aws_sdk_ssm::types::Parameter;
+    mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(move |r| r.name().is_some_and(|n| n.starts_with(name)))
+        .then_output(move || {
+            let (value, version) = if name.ends_with(":2") {
+                ("old-Passw0rd!", 2)
+            } else {
+                (PASSWORD, 3)
+            };
+            GetParameterOutput::builder()
+                .parameter(Parameter::builder().name(name).value(value).version(version).build())
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn the_planned_version_is_read_when_the_parameter_rotated_since() {
+    let latest = versioned_parameter("/cognito/password");
+    let older = versioned_parameter("/cognito/password:2");
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&older, &latest], |c| c
+        .retry_config(fast_retry()));
+    let p = AdminPassword::read(&ssm, "/cognito/password", Some(2)).await.unwrap();
+    assert_eq!(p.version(), 2);
+    assert_eq!(older.num_calls(), 1);
+    assert!(!format!("{p:?}").contains("old-Passw0rd!"));
+
+    // The planned version is the latest: one read.
+    let latest = versioned_parameter("/cognito/password");
+    let ssm = ssm_client(&[&latest]);
+    let p = AdminPassword::read(&ssm, "/cognito/password", Some(3)).await.unwrap();
+    assert_eq!((p.version(), latest.num_calls()), (3, 1));
+    // No planned version (create): the latest.
+    let p = AdminPassword::read(&ssm, "/cognito/password", None).await.unwrap();
+    assert_eq!(p.version(), 3);
+}
+
+#[tokio::test]
+async fn an_arn_is_read_as_it_is() {
+    let arn = "arn:aws:ssm:us-east-1:123456789012:parameter/cognito/password";
+    let get = versioned_parameter("arn:aws:ssm:");
+    let p = AdminPassword::read(&ssm_client(&[&get]), arn, Some(1)).await.unwrap();
+    assert_eq!((p.version(), get.num_calls()), (3, 1));
+}
+
+#[tokio::test]
+async fn a_missing_planned_version_names_the_parameter() {
+    let latest = versioned_parameter("/cognito/password");
+    let gone = mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some("/cognito/password:1"))
+        .sequence()
+        .http_status(400, json_error("ParameterVersionNotFound", ""))
+        .build();
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&gone, &latest], |c| c
+        .retry_config(fast_retry()));
+    let err = AdminPassword::read(&ssm, "/cognito/password", Some(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SsmError::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("/cognito/password:1"), "{err}");
 }

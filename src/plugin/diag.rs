@@ -18,7 +18,8 @@ impl AttrPath {
     pub fn root(name: &str) -> AttrPath {
         AttrPath(vec![PathStep::Attr(name.to_string())])
     }
-    /// Parses `a.b[0].c["k"]`-style dotted paths, for convenience in resource code.
+    /// Parses `a.b[0].c["k"]`-style dotted paths, for convenience in resource code. Map keys
+    /// that are user input belong in [`AttrPath::key`] instead: a key may hold `.`, `[` or `]`.
     pub fn parse(s: &str) -> AttrPath {
         let mut steps = Vec::new();
         for part in s.split('.') {
@@ -54,6 +55,18 @@ impl AttrPath {
     pub fn key(mut self, k: &str) -> AttrPath {
         self.0.push(PathStep::Key(k.to_string()));
         self
+    }
+}
+
+impl From<&str> for AttrPath {
+    fn from(s: &str) -> AttrPath {
+        AttrPath::parse(s)
+    }
+}
+
+impl From<&String> for AttrPath {
+    fn from(s: &String) -> AttrPath {
+        AttrPath::parse(s)
     }
 }
 
@@ -142,14 +155,13 @@ impl Diagnostics {
     pub fn warning(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.0.push(Diagnostic::warning(summary, detail));
     }
-    /// An error pointing at the attribute at `path` (dotted form, see [`AttrPath::parse`]).
-    pub fn attr_error(&mut self, path: &str, summary: impl Into<String>, detail: impl Into<String>) {
-        self.0
-            .push(Diagnostic::error(summary, detail).at(AttrPath::parse(path)));
+    /// An error pointing at the attribute at `path` (an [`AttrPath`], or its dotted form, see
+    /// [`AttrPath::parse`]).
+    pub fn attr_error(&mut self, path: impl Into<AttrPath>, summary: impl Into<String>, detail: impl Into<String>) {
+        self.0.push(Diagnostic::error(summary, detail).at(path.into()));
     }
-    pub fn attr_warning(&mut self, path: &str, summary: impl Into<String>, detail: impl Into<String>) {
-        self.0
-            .push(Diagnostic::warning(summary, detail).at(AttrPath::parse(path)));
+    pub fn attr_warning(&mut self, path: impl Into<AttrPath>, summary: impl Into<String>, detail: impl Into<String>) {
+        self.0.push(Diagnostic::warning(summary, detail).at(path.into()));
     }
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
@@ -222,5 +234,11 @@ mod tests {
         }
         let p = AttrPath::parse("headers[\"a]\u{10424c}\"]");
         assert_eq!(p.0[0], PathStep::Attr("headers".into()));
+    }
+
+    #[test]
+    fn keys_as_steps_keep_any_text() {
+        let p = AttrPath::root("parameters").key("]\u{a1}.x");
+        assert_eq!(p.0[1], PathStep::Key("]\u{a1}.x".into()));
     }
 }

@@ -4,5 +4,3 @@ pub mod provider_data;
 pub mod stack;
 pub mod stack_data;
 pub mod test_run;
-mod test_run_dlt;
-pub mod test_run_schema;

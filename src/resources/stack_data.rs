@@ -7,7 +7,9 @@ use crate::aws::cloudformation;
 use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Outcome, Schema, Value};
 
 use super::provider_data::{aws_clients, SharedData};
-use super::stack::{computed_stack_attributes, discover, set_outputs, validate_name};
+use super::stack::convert::set_outputs;
+use super::stack::discover;
+use super::stack::schema::{computed_stack_attributes, validate_name};
 
 pub struct StackDataSource {
     data: SharedData,
@@ -20,7 +22,7 @@ impl StackDataSource {
 }
 
 pub fn schema() -> Schema {
-    let resource = super::stack::schema();
+    let resource = super::stack::schema::schema();
     let output_names = resource.block.attribute("output_names").cloned();
     let mut attrs = vec![
         Attribute::string("name")

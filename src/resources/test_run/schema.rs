@@ -4,10 +4,10 @@
 use crate::dlt::gates::{Gates, Limit, Unit, GATES};
 use crate::plugin::{timeouts_block, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::checks;
 use crate::dlt::limits;
 use crate::dlt::report;
 use crate::dlt::scenario::ScriptType;
+use crate::resources::checks;
 
 /// Computed `results` object: the shared results model, times in ms, throughput in req/s.
 pub const RESULT_FIELDS: [(&str, &str); 12] = [

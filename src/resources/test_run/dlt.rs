@@ -1,6 +1,7 @@
 //! `dlt_test_run` on Distributed Load Testing on AWS: credentials (Cognito or the provider's IAM
 //! identity), then the domain runner in `crate::dlt::runner` starts, watches, cancels and reads
-//! the run. This file only translates between Terraform values and that runner.
+//! the run. This file only translates between Terraform values and that runner; its local-engine
+//! sibling is `local.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +16,9 @@ use crate::dlt::results::RunResults;
 use crate::dlt::runner::{new_test_id, DltRunner, RunErrorKind, RunnerOptions};
 use crate::dlt::scenario::TestSpec;
 use crate::plugin::{Ctx, Diagnostics, Value};
+use crate::resources::provider_data::{aws_clients, configured, SharedData};
 
-use super::provider_data::{aws_clients, configured, SharedData};
-use super::test_run::RunRecord;
+use super::record::{now_rfc3339, RunRecord};
 
 /// A DLT client for the `dlt` block of `config`, signing with Cognito-issued or IAM credentials.
 async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, String), Diagnostics> {
@@ -138,7 +139,7 @@ pub async fn run(
     let mut opts = RunnerOptions::new(region, timeout);
     opts.test_id = Some(test_id.clone());
     opts.scenarios_bucket = planned.get("dlt").get("scenarios_bucket").as_str().map(str::to_string);
-    let started_at = super::test_run::now_rfc3339();
+    let started_at = now_rfc3339();
     match runner.run(spec, &opts, ctx.stop.child_token()).await {
         Ok(remote) => {
             log::info!(
@@ -155,7 +156,7 @@ pub async fn run(
                 engine: "dlt",
                 status: remote.status.to_string(),
                 started_at: remote.started_at.unwrap_or(started_at),
-                finished_at: remote.finished_at.unwrap_or_else(super::test_run::now_rfc3339),
+                finished_at: remote.finished_at.unwrap_or_else(now_rfc3339),
                 results: remote.results,
             })
         }
@@ -182,7 +183,7 @@ pub async fn run(
                 engine: "dlt",
                 status: status.to_string(),
                 started_at,
-                finished_at: super::test_run::now_rfc3339(),
+                finished_at: now_rfc3339(),
                 results: RunResults::default(),
             });
             Err((record, d))

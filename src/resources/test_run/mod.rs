@@ -4,24 +4,27 @@
 //! a new run. Read makes no network call (a finished run never changes). When a gate fails with
 //! `fail_on_gate = true`, create returns the full state *and* an error, so Terraform saves the run
 //! as tainted and runs it again on the next apply.
+//!
+//! The two engines are siblings with the same shape (`local.rs`, `dlt.rs`: run a spec, return a
+//! [`RunRecord`]); what they share, the record and the state written from it, is `record.rs`,
+//! so neither engine imports this file. The schema and plan-time checks are `schema.rs`.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::dlt::gates::{GateResult, Verdict};
+use crate::dlt::gates::Verdict;
 use crate::dlt::report::{self, ReportMeta};
-use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Load, RequestSpec, Scenario, ScriptType, TestSpec};
-use crate::duration::{format_duration, parse_duration};
-use crate::engine::{self, EngineError, EngineOptions};
+use crate::duration::parse_duration;
 use crate::plugin::{Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
+use crate::resources::provider_data::SharedData;
+use record::{state_from, RunRecord};
 
-use super::provider_data::SharedData;
-use super::test_run_schema::{self, RESULT_FIELDS};
-
-/// How long past ramp-up + hold-for a local run may take before `timeouts.create` (default).
-const LOCAL_SLACK: Duration = Duration::from_secs(120);
+mod dlt;
+mod local;
+pub mod record;
+pub mod schema;
 
 pub struct TestRunResource {
     data: SharedData,
@@ -31,24 +34,6 @@ impl TestRunResource {
     pub fn new(data: SharedData) -> TestRunResource {
         TestRunResource { data }
     }
-}
-
-/// The finished run, engine-independent, as stored in state.
-#[derive(Debug, Clone)]
-pub struct RunRecord {
-    pub id: String,
-    pub engine: &'static str,
-    pub status: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub console_url: Option<String>,
-    pub results: RunResults,
-}
-
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn requests_from(list: &Value) -> Vec<RequestSpec> {
@@ -63,17 +48,11 @@ fn requests_from(list: &Value) -> Vec<RequestSpec> {
         .collect()
 }
 
-fn check_local_requests(d: &mut Diagnostics, requests: &[RequestSpec]) {
-    if let Err((i, reason)) = engine::validate_requests(requests) {
-        d.attr_error(&format!("scenario.requests[{i}]"), "Invalid request", reason);
-    }
-}
-
 /// Builds the domain test definition from a wholly known configuration.
 pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
     let mut d = Diagnostics::new();
-    test_run_schema::validate_except_gates(&mut d, config);
-    let gates = test_run_schema::parse_gates(&mut d, config.get("gates"));
+    schema::validate_except_gates(&mut d, config);
+    let gates = schema::parse_gates(&mut d, config.get("gates"));
     let scenario_v = config.get("scenario");
     let scenario = match ScriptType::parse(scenario_v.get("type").as_str().unwrap_or("simple")) {
         Some(kind) => Scenario::from_script(kind, scenario_v.get("script").as_str().unwrap_or_default().into()),
@@ -96,7 +75,7 @@ pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
     };
     if let Scenario::Simple { requests } = &scenario {
         if config.get("dlt").is_null() && !d.has_errors() {
-            check_local_requests(&mut d, requests);
+            local::check_requests(&mut d, requests);
         }
     }
     if d.has_errors() {
@@ -115,70 +94,6 @@ pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
         load,
         gates,
     })
-}
-
-fn results_value(r: &RunResults) -> Value {
-    let t = &r.total;
-    let fields: [f64; 12] = [
-        t.requests as f64,
-        t.successes as f64,
-        t.failures as f64,
-        round(t.success_rate, 4),
-        round(t.throughput, 3),
-        round(t.avg_response_time_ms, 3),
-        round(t.p50_ms, 3),
-        round(t.p90_ms, 3),
-        round(t.p95_ms, 3),
-        round(t.p99_ms, 3),
-        round(t.max_ms, 3),
-        round(r.duration_seconds, 3),
-    ];
-    Value::object(
-        RESULT_FIELDS
-            .iter()
-            .zip(fields)
-            .map(|((n, _), v)| (*n, Value::float(v))),
-    )
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    if v.is_finite() {
-        (v * f).round() / f
-    } else {
-        0.0
-    }
-}
-
-fn gates_value(gates: &[GateResult]) -> Value {
-    Value::List(
-        gates
-            .iter()
-            .map(|g| {
-                Value::object([
-                    ("gate", Value::string(&g.gate)),
-                    ("threshold", Value::string(&g.threshold)),
-                    ("actual", Value::string(&g.actual)),
-                    ("passed", Value::Bool(g.passed)),
-                ])
-            })
-            .collect(),
-    )
-}
-
-/// The state after a run: the planned arguments plus every computed attribute.
-fn state_from(planned: &Value, rec: &RunRecord, verdict: &Verdict) -> Value {
-    let mut state = planned.clone();
-    state.set("id", Value::string(&rec.id));
-    state.set("engine", Value::string(rec.engine));
-    state.set("status", Value::string(&rec.status));
-    state.set("passed", Value::Bool(verdict.passed));
-    state.set("started_at", Value::string(&rec.started_at));
-    state.set("finished_at", Value::string(&rec.finished_at));
-    state.set("console_url", Value::opt_string(rec.console_url.clone()));
-    state.set("results", results_value(&rec.results));
-    state.set("gate_results", gates_value(&verdict.gates));
-    state
 }
 
 /// The diagnostic for failed gates: one table of every gate.
@@ -227,88 +142,6 @@ fn timeout_of(config: &Value, op: &str, default: Duration) -> Duration {
         .unwrap_or(default)
 }
 
-/// Runs the spec on the local engine, bounded by `timeout` and Terraform's stop signal.
-async fn run_local(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration) -> Result<RunRecord, Diagnostics> {
-    let Scenario::Simple { requests } = &spec.scenario else {
-        let mut d = Diagnostics::new();
-        let kind = spec.scenario.script().map(|(k, _)| k.name()).unwrap_or_default();
-        d.attr_error(
-            "scenario.type",
-            "Script tests need DLT",
-            format!("type = \"{kind}\" runs only on DLT; add a dlt block."),
-        );
-        return Err(d);
-    };
-    let request_timeout = config
-        .get("load")
-        .get("request_timeout")
-        .as_str()
-        .and_then(|s| parse_duration(s).ok())
-        .unwrap_or(Duration::from_secs(30));
-    let opts = EngineOptions {
-        request_timeout,
-        ..EngineOptions::default()
-    };
-    let started_at = now_rfc3339();
-    let cancel = ctx.stop.child_token();
-    let run = engine::run(requests, &spec.load, &opts, cancel.clone());
-    let outcome = tokio::select! {
-        r = run => r,
-        _ = tokio::time::sleep(timeout) => {
-            cancel.cancel();
-            let mut d = Diagnostics::new();
-            d.error(
-                "Test run timed out",
-                format!(
-                    "Test {:?} did not finish within timeouts.create = {}; it was stopped. \
-                     Raise timeouts.create above ramp_up + hold_for.",
-                    spec.name, format_duration(timeout)
-                ),
-            );
-            return Err(d);
-        }
-    };
-    match outcome {
-        Ok(results) => Ok(RunRecord {
-            id: local_id(),
-            engine: "local",
-            status: "complete".to_string(),
-            started_at,
-            finished_at: now_rfc3339(),
-            console_url: None,
-            results,
-        }),
-        Err(EngineError::Cancelled { partial }) => {
-            let mut d = Diagnostics::new();
-            d.error(
-                "Test run cancelled",
-                format!(
-                    "Test {:?} was cancelled (interrupt) after {} requests; no results were recorded and the next apply runs it again.",
-                    spec.name, partial.total.requests
-                ),
-            );
-            Err(d)
-        }
-        Err(e) => {
-            let mut d = Diagnostics::new();
-            d.error("Local test run failed", format!("Test {:?}: {e}", spec.name));
-            Err(d)
-        }
-    }
-}
-
-fn local_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    let suffix: String = (0..10)
-        .map(|_| {
-            let i = rng.random_range(0..36u8);
-            char::from(if i < 10 { b'0' + i } else { b'a' + i - 10 })
-        })
-        .collect();
-    format!("local-{suffix}")
-}
-
 /// Writes the configured reports; failures become error diagnostics naming the attribute.
 fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, verdict: &Verdict) -> Diagnostics {
     let mut d = Diagnostics::new();
@@ -342,15 +175,15 @@ impl Resource for TestRunResource {
     }
 
     fn schema(&self) -> Schema {
-        test_run_schema::schema()
+        schema::schema()
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = test_run_schema::validate(config);
+        let mut d = schema::validate(config);
         // The engine's own request check (methods, header values) once the requests are known.
         let requests = config.get("scenario").get("requests");
         if config.get("dlt").is_null() && requests.is_wholly_known() && !d.has_errors() {
-            check_local_requests(&mut d, &requests_from(requests));
+            local::check_requests(&mut d, &requests_from(requests));
         }
         d
     }
@@ -385,7 +218,7 @@ impl Resource for TestRunResource {
         let rec = if on_dlt {
             let default = spec.load.ramp_up + spec.load.hold_for + Duration::from_secs(30 * 60);
             let timeout = timeout_of(config, "create", default);
-            match super::test_run_dlt::run(ctx, &self.data, &spec, planned, timeout).await {
+            match dlt::run(ctx, &self.data, &spec, planned, timeout).await {
                 Ok(rec) => rec,
                 Err((state_rec, d)) => {
                     // A run that started on DLT exists there: keep its id so destroy can delete it.
@@ -404,8 +237,12 @@ impl Resource for TestRunResource {
                 }
             }
         } else {
-            let timeout = timeout_of(config, "create", spec.load.ramp_up + spec.load.hold_for + LOCAL_SLACK);
-            match run_local(ctx, &spec, planned, timeout).await {
+            let timeout = timeout_of(
+                config,
+                "create",
+                spec.load.ramp_up + spec.load.hold_for + local::LOCAL_SLACK,
+            );
+            match local::run(ctx, &spec, planned, timeout).await {
                 Ok(rec) => rec,
                 Err(d) => return Outcome::failed(d),
             }
@@ -452,7 +289,7 @@ impl Resource for TestRunResource {
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
         if prior.get("engine").as_str() == Some("dlt") {
             let timeout = timeout_of(prior, "delete", Duration::from_secs(10 * 60));
-            return super::test_run_dlt::delete(ctx, &self.data, prior, timeout).await;
+            return dlt::delete(ctx, &self.data, prior, timeout).await;
         }
         Diagnostics::new()
     }

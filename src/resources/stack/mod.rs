@@ -1,0 +1,602 @@
+//! `dlt_stack`: deploys the DLT CloudFormation stack and sets its Cognito admin password from SSM.
+//!
+//! State never holds the password, only the SSM parameter *version* last applied
+//! (`admin_password_version`). Read records the live version in private state; `modify_plan`
+//! turns a newer one into an in-place update of that single attribute, so a rotation plans as
+//! "admin_password_version: 3 -> 4" and apply re-sets the password without touching the stack.
+//!
+//! Rooms: `schema.rs` (schema and plan-time checks), `convert.rs` (values to and from the
+//! domain), `private.rs` (private state), `diag.rs` (errors as diagnostics); this file is the
+//! resource's life cycle. The password workflow itself is `crate::aws::admin_password`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::aws::admin_password::AdminPassword;
+use crate::aws::cloudformation::{self, TemplateSource, WaitOptions};
+use crate::aws::{ssm, Clients};
+use crate::dlt::stack_outputs::{self, Discovered, WellKnown};
+use crate::plugin::{Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
+use crate::resources::provider_data::{aws_clients, SharedData};
+
+use convert::{
+    admin_username, inputs_changed, output_overrides, outputs_of, refresh_parameters, refresh_tags, set_outputs,
+    set_well_known, stack_input, state_from, template_of, timeout,
+};
+use diag::{password_diag, ssm_diag, stack_diag};
+use private::Private;
+use schema::{schema, validate};
+
+pub mod convert;
+mod diag;
+mod private;
+pub mod schema;
+
+pub struct StackResource {
+    data: SharedData,
+}
+
+impl StackResource {
+    pub fn new(data: SharedData) -> StackResource {
+        StackResource { data }
+    }
+}
+
+/// What the outputs leave missing, found among the stack's resources, with a warning for what
+/// is still missing (or for resources that could not be listed).
+pub async fn discover(
+    clients: &Clients,
+    stack_id: &str,
+    outputs: &BTreeMap<String, String>,
+    overrides: &BTreeMap<String, String>,
+    diags: &mut Diagnostics,
+) -> Discovered {
+    let (found, listed) =
+        match stack_outputs::discover_missing(&clients.cloudformation, stack_id, outputs, overrides).await {
+            Ok(found) => (found, true),
+            Err(e) => {
+                diags.push(Diagnostic::warning(
+                    "Cannot list the DLT stack's resources",
+                    format!("{e}. Values the stack outputs do not give stay null."),
+                ));
+                (Discovered::new(), false)
+            }
+        };
+    let resolved = stack_outputs::resolve_all(outputs, overrides, &found);
+    if let Some(w) = stack_outputs::missing_warning(&resolved, listed) {
+        diags.push(Diagnostic::warning("DLT stack values not found", w));
+    }
+    found
+}
+
+/// Sets the admin password on the stack described by `state`; returns the version applied.
+async fn apply_password(clients: &Clients, state: &Value, password: &AdminPassword) -> Result<i64, Diagnostic> {
+    let Some(pool) = state.get("user_pool_id").as_str().map(str::to_string) else {
+        return Err(Diagnostic::error(
+            "Cannot set the DLT admin password",
+            format!(
+                "the stack has no Cognito user pool output (looked for {}); set output_names.user_pool_id to the \
+                 output that holds the user pool id.",
+                WellKnown::UserPoolId.output_names().join(", ")
+            ),
+        )
+        .at(crate::plugin::AttrPath::root("admin_password")));
+    };
+    let Some(user) = admin_username(state) else {
+        return Err(Diagnostic::error(
+            "Cannot set the DLT admin password",
+            "admin_password.username is not set and parameters has no AdminName.",
+        )
+        .at(crate::plugin::AttrPath::parse("admin_password.username")));
+    };
+    password
+        .set(&clients.cognito_idp, &pool, &user)
+        .await
+        .map_err(|e| password_diag(&e))
+}
+
+#[async_trait]
+impl Resource for StackResource {
+    fn type_name(&self) -> &'static str {
+        "dlt_stack"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate(config)
+    }
+
+    async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan) -> Diagnostics {
+        let planned = &mut plan.planned;
+        let ap = planned.get("admin_password").clone();
+        if plan.prior.is_null() {
+            if ap.is_null() {
+                planned.set("admin_password_version", Value::Null);
+            }
+            return Diagnostics::new();
+        }
+        let prior = &plan.prior;
+        if !inputs_changed(prior, planned) {
+            // The stack is not touched: what it reports stays as it is.
+            for k in ["id", "status", "outputs"] {
+                planned.set(k, prior.get(k).clone());
+            }
+            let names = planned.get("output_names").clone();
+            if names.is_wholly_known() {
+                let outputs = outputs_of(prior);
+                let discovered = Private::decode(&plan.private).discovered;
+                set_well_known(planned, &outputs, &names.to_string_map(), &discovered);
+            } else {
+                for w in WellKnown::ALL {
+                    planned.set(w.attribute(), Value::Unknown);
+                }
+            }
+        }
+        let prior_version = prior.get("admin_password_version").as_i64();
+        let version = if ap.is_null() {
+            Value::Null
+        } else if !ap.is_wholly_known() || ap != *prior.get("admin_password") || prior_version.is_none() {
+            Value::Unknown
+        } else {
+            match Private::decode(&plan.private).live_admin_password_version {
+                Some(live) if Some(live) != prior_version => {
+                    log::info!(
+                        "SSM parameter {:?} is at version {live}, the admin password was set from version {}: planning \
+                         an update",
+                        ap.get("ssm_parameter").as_str().unwrap_or_default(),
+                        prior_version.unwrap_or_default()
+                    );
+                    Value::int(live)
+                }
+                _ => prior.get("admin_password_version").clone(),
+            }
+        };
+        planned.set("admin_password_version", version);
+        // A changed username (or AdminName parameter) re-sets the password for the new user.
+        if !ap.is_null() && admin_username(planned) != admin_username(prior) {
+            planned.set("admin_password_version", Value::Unknown);
+        }
+        Diagnostics::new()
+    }
+
+    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> Outcome {
+        let mut diags = validate(planned);
+        if diags.has_errors() {
+            return Outcome::failed(diags);
+        }
+        let clients = match aws_clients(&self.data).await {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(d),
+        };
+        // Read the password before creating anything, so a wrong parameter fails fast and cheap.
+        let ap = planned.get("admin_password");
+        let secret = match ap.get("ssm_parameter").as_str() {
+            Some(p) => match AdminPassword::read(&clients.ssm, p, None).await {
+                Ok(s) => Some(s),
+                Err(e) => return Outcome::failed(ssm_diag(&e).into()),
+            },
+            None => None,
+        };
+        let input = stack_input(planned, template_of(planned));
+        let wait = WaitOptions::new(timeout(planned, "create"), ctx.stop.clone());
+        let desc = match cloudformation::create_stack(&clients.cloudformation, &input, &wait).await {
+            Ok(d) => d,
+            Err(e) => {
+                diags.push(stack_diag("Cannot create the DLT stack", &e));
+                let Some(id) = e.stack_id() else {
+                    return Outcome::failed(diags);
+                };
+                if e.final_status() == Some("DELETE_COMPLETE") {
+                    // on_failure = DELETE removed it: nothing exists to track.
+                    return Outcome::failed(diags);
+                }
+                // The stack exists in a failed or unfinished state: record it so Terraform taints it.
+                let mut state = planned.clone();
+                state.set("id", Value::string(id));
+                state.set("status", Value::string(e.final_status().unwrap_or("UNKNOWN")));
+                set_outputs(
+                    &mut state,
+                    &BTreeMap::new(),
+                    &output_overrides(planned),
+                    &Discovered::new(),
+                );
+                state.set("admin_password_version", Value::Null);
+                return Outcome {
+                    state: Some(state),
+                    private: Private::default().encode(),
+                    diagnostics: diags,
+                };
+            }
+        };
+        let overrides = output_overrides(planned);
+        let discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        let mut state = state_from(planned, &desc, &discovered);
+        state.set("admin_password_version", Value::Null);
+        let mut private = Private {
+            discovered,
+            ..Private::default()
+        };
+        if let Some(secret) = secret {
+            match apply_password(clients, &state, &secret).await {
+                Ok(v) => {
+                    state.set("admin_password_version", Value::int(v));
+                    private.live_admin_password_version = Some(v);
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        Outcome {
+            state: Some(state),
+            private: private.encode(),
+            diagnostics: diags,
+        }
+    }
+
+    async fn read(&self, _ctx: &Ctx, state: &Value, private: &[u8]) -> Outcome {
+        let clients = match aws_clients(&self.data).await {
+            Ok(c) => c,
+            Err(d) => {
+                return Outcome {
+                    state: Some(state.clone()),
+                    private: private.to_vec(),
+                    diagnostics: d,
+                }
+            }
+        };
+        let key = state
+            .get("id")
+            .as_str()
+            .or(state.get("name").as_str())
+            .unwrap_or_default()
+            .to_string();
+        let desc = match cloudformation::describe_stack(&clients.cloudformation, &key).await {
+            Ok(Some(d)) if !d.is_deleted() => d,
+            Ok(_) => {
+                log::warn!("CloudFormation stack {key} no longer exists; removing it from state");
+                return Outcome::gone();
+            }
+            Err(e) => {
+                return Outcome {
+                    state: Some(state.clone()),
+                    private: private.to_vec(),
+                    diagnostics: stack_diag("Cannot read the DLT stack", &e).into(),
+                }
+            }
+        };
+        let mut s = state.clone();
+        s.set("id", Value::string(desc.id.clone()));
+        s.set("name", Value::string(desc.name.clone()));
+        s.set("status", Value::string(desc.status.clone()));
+        let mut p = Private::decode(private);
+        let mut diags = Diagnostics::new();
+        let overrides = output_overrides(state);
+        p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        set_outputs(&mut s, &desc.outputs, &overrides, &p.discovered);
+        s.set(
+            "parameters",
+            refresh_parameters(state.get("parameters"), &desc.parameters),
+        );
+        s.set("tags", refresh_tags(state.get("tags"), &desc.tags));
+
+        if let Some(param) = state.get("admin_password").get("ssm_parameter").as_str() {
+            match ssm::get_parameter_version(&clients.ssm, param).await {
+                Ok(v) => {
+                    if Some(v) != state.get("admin_password_version").as_i64() {
+                        log::info!("SSM parameter {param:?} has version {v}; the admin password will be re-set");
+                    }
+                    p.live_admin_password_version = Some(v);
+                }
+                Err(e) => {
+                    p.live_admin_password_version = None;
+                    diags.push(
+                        Diagnostic::warning("Cannot check the admin password parameter", e.to_string())
+                            .at(crate::plugin::AttrPath::parse("admin_password.ssm_parameter")),
+                    );
+                }
+            }
+        }
+        Outcome {
+            state: Some(s),
+            private: p.encode(),
+            diagnostics: diags,
+        }
+    }
+
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, _config: &Value, private: &[u8]) -> Outcome {
+        let mut diags = validate(planned);
+        if diags.has_errors() {
+            return Outcome::failed(diags);
+        }
+        let clients = match aws_clients(&self.data).await {
+            Ok(c) => c,
+            Err(d) => {
+                return Outcome {
+                    state: Some(prior.clone()),
+                    private: private.to_vec(),
+                    diagnostics: d,
+                }
+            }
+        };
+        let mut p = Private::decode(private);
+        let ap = planned.get("admin_password");
+        let password_wanted =
+            !ap.is_null() && planned.get("admin_password_version") != prior.get("admin_password_version");
+        // As on create, read the password first: a wrong parameter should not leave a half-done update.
+        let secret = match (password_wanted, ap.get("ssm_parameter").as_str()) {
+            (true, Some(param)) => {
+                match AdminPassword::read(&clients.ssm, param, planned.get("admin_password_version").as_i64()).await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        return Outcome {
+                            state: Some(prior.clone()),
+                            private: private.to_vec(),
+                            diagnostics: ssm_diag(&e).into(),
+                        }
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        let mut state = planned.clone();
+        if inputs_changed(prior, planned) {
+            let template = if template_of(prior) == template_of(planned) {
+                Some(TemplateSource::UsePrevious)
+            } else {
+                template_of(planned)
+            };
+            let mut input = stack_input(planned, template);
+            input.name = prior.get("id").as_str().unwrap_or_default().to_string();
+            let wait = WaitOptions::new(timeout(planned, "update"), ctx.stop.clone());
+            match cloudformation::update_stack(&clients.cloudformation, &input, &wait).await {
+                Ok(desc) => {
+                    let overrides = output_overrides(planned);
+                    p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+                    state = state_from(planned, &desc, &p.discovered);
+                }
+                Err(e) => {
+                    diags.push(stack_diag("Cannot update the DLT stack", &e));
+                    // Keep the prior arguments so the next plan proposes the update again.
+                    let mut s = prior.clone();
+                    if let Some(st) = e.final_status() {
+                        s.set("status", Value::string(st));
+                    }
+                    return Outcome {
+                        state: Some(s),
+                        private: private.to_vec(),
+                        diagnostics: diags,
+                    };
+                }
+            }
+        } else {
+            for k in ["id", "status", "outputs"] {
+                state.set(k, prior.get(k).clone());
+            }
+            set_well_known(
+                &mut state,
+                &outputs_of(prior),
+                &output_overrides(planned),
+                &p.discovered,
+            );
+        }
+
+        if ap.is_null() {
+            state.set("admin_password_version", Value::Null);
+        } else if let Some(secret) = secret {
+            match apply_password(clients, &state, &secret).await {
+                Ok(v) => {
+                    state.set("admin_password_version", Value::int(v));
+                    p.live_admin_password_version = Some(v);
+                }
+                Err(d) => {
+                    diags.push(d);
+                    state.set("admin_password_version", prior.get("admin_password_version").clone());
+                }
+            }
+        } else {
+            state.set("admin_password_version", prior.get("admin_password_version").clone());
+        }
+        Outcome {
+            state: Some(state),
+            private: p.encode(),
+            diagnostics: diags,
+        }
+    }
+
+    async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
+        let clients = match aws_clients(&self.data).await {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        let key = prior
+            .get("id")
+            .as_str()
+            .or(prior.get("name").as_str())
+            .unwrap_or_default()
+            .to_string();
+        let wait = WaitOptions::new(timeout(prior, "delete"), ctx.stop.clone());
+        match cloudformation::delete_stack(&clients.cloudformation, &key, &wait).await {
+            Ok(()) => Diagnostics::new(),
+            Err(e) => stack_diag("Cannot delete the DLT stack", &e).into(),
+        }
+    }
+
+    async fn import(&self, _ctx: &Ctx, id: &str) -> Outcome {
+        let clients = match aws_clients(&self.data).await {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(d),
+        };
+        let desc = match cloudformation::describe_stack(&clients.cloudformation, id).await {
+            Ok(Some(d)) if !d.is_deleted() => d,
+            Ok(_) => {
+                return Outcome::failed(
+                    Diagnostic::error(
+                        "Cannot import the DLT stack",
+                        format!("CloudFormation stack {id:?} does not exist; import takes the stack name or ARN."),
+                    )
+                    .into(),
+                )
+            }
+            Err(e) => return Outcome::failed(stack_diag("Cannot import the DLT stack", &e).into()),
+        };
+        let set_or_null = |v: &[String]| {
+            if v.is_empty() {
+                Value::Null
+            } else {
+                Value::Set(v.iter().map(|s| Value::string(s.clone())).collect())
+            }
+        };
+        let map_or_null = |m: &BTreeMap<String, String>| {
+            if m.is_empty() {
+                Value::Null
+            } else {
+                Value::string_map(m.clone())
+            }
+        };
+        let mut s = Value::object([
+            ("name", Value::string(desc.name.clone())),
+            ("on_failure", Value::string("ROLLBACK")),
+            ("parameters", map_or_null(&desc.parameters)),
+            ("tags", map_or_null(&desc.tags)),
+            ("capabilities", set_or_null(&desc.capabilities)),
+            ("notification_arns", set_or_null(&desc.notification_arns)),
+            ("iam_role_arn", Value::opt_string(desc.role_arn.clone())),
+            ("admin_password_version", Value::Null),
+        ]);
+        let mut diags = Diagnostics::new();
+        let discovered = discover(clients, &desc.id, &desc.outputs, &BTreeMap::new(), &mut diags).await;
+        s = state_from(&s, &desc, &discovered);
+        Outcome {
+            state: Some(s),
+            private: Private {
+                discovered,
+                ..Private::default()
+            }
+            .encode(),
+            diagnostics: diags,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schema::tests::base;
+    use super::*;
+
+    fn prior_state() -> Value {
+        let mut s = base();
+        s.set(
+            "id",
+            Value::string("arn:aws:cloudformation:us-east-1:123456789012:stack/DLT-test/x"),
+        );
+        s.set("status", Value::string("CREATE_COMPLETE"));
+        set_outputs(
+            &mut s,
+            &[("UserPoolId".to_string(), "pool".to_string())].into(),
+            &BTreeMap::new(),
+            &Discovered::new(),
+        );
+        s.set("admin_password_version", Value::int(1));
+        s
+    }
+
+    fn plan_with(planned: Value, private: Private) -> Plan {
+        Plan {
+            prior: prior_state(),
+            config: planned.clone(),
+            planned,
+            requires_replace: Vec::new(),
+            private: private.encode(),
+        }
+    }
+
+    fn resource() -> StackResource {
+        StackResource::new(SharedData::default())
+    }
+
+    #[tokio::test]
+    async fn rotation_plans_only_the_version() {
+        let mut plan = plan_with(
+            prior_state(),
+            Private {
+                live_admin_password_version: Some(2),
+                ..Private::default()
+            },
+        );
+        resource().modify_plan(&Ctx::default(), &mut plan).await;
+        let mut expected = prior_state();
+        expected.set("admin_password_version", Value::int(2));
+        assert_eq!(plan.planned, expected);
+    }
+
+    #[tokio::test]
+    async fn unchanged_version_plans_no_change() {
+        let mut plan = plan_with(
+            prior_state(),
+            Private {
+                live_admin_password_version: Some(1),
+                ..Private::default()
+            },
+        );
+        resource().modify_plan(&Ctx::default(), &mut plan).await;
+        assert_eq!(plan.planned, prior_state());
+    }
+
+    #[tokio::test]
+    async fn output_names_change_keeps_outputs_known() {
+        let mut planned = prior_state();
+        // As the generic planner leaves it: computed attributes unknown after a config change.
+        for k in [
+            "status",
+            "outputs",
+            "user_pool_id",
+            "api_endpoint",
+            "admin_password_version",
+        ] {
+            planned.set(k, Value::Unknown);
+        }
+        planned.set(
+            "output_names",
+            Value::object([("api_endpoint", Value::string("UserPoolId"))]),
+        );
+        let mut plan = plan_with(planned, Private::default());
+        resource().modify_plan(&Ctx::default(), &mut plan).await;
+        assert_eq!(plan.planned.get("api_endpoint"), &Value::string("pool"));
+        assert_eq!(plan.planned.get("status"), &Value::string("CREATE_COMPLETE"));
+        assert_eq!(plan.planned.get("admin_password_version"), &Value::int(1));
+    }
+
+    #[tokio::test]
+    async fn parameter_change_leaves_outputs_unknown() {
+        let mut planned = prior_state();
+        planned.set(
+            "parameters",
+            Value::string_map([("AdminName", "dltadmin"), ("AdminEmail", "a@b.c")]),
+        );
+        for k in ["status", "outputs", "user_pool_id"] {
+            planned.set(k, Value::Unknown);
+        }
+        let mut plan = plan_with(planned, Private::default());
+        resource().modify_plan(&Ctx::default(), &mut plan).await;
+        assert!(plan.planned.get("outputs").is_unknown());
+        assert_eq!(plan.planned.get("admin_password_version"), &Value::int(1));
+    }
+
+    #[test]
+    fn refresh_keeps_only_configured_parameters_and_noecho_values() {
+        let current = Value::string_map([("AdminName", "a"), ("Secret", "s")]);
+        let live: BTreeMap<String, String> = [("AdminName", "b"), ("Secret", "****"), ("Other", "x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            refresh_parameters(&current, &live),
+            Value::string_map([("AdminName", "b"), ("Secret", "s")])
+        );
+        assert_eq!(refresh_parameters(&Value::Null, &live), Value::Null);
+    }
+}
