@@ -121,7 +121,7 @@ async fn passing_run_results_match_the_target(version: DltVersion) {
     assert_eq!(r.labels.len(), 1);
     assert_eq!(r.labels[0].label, url);
     assert_eq!(r.regions.get(REGION).map(|s| s.requests), Some(r.total.requests));
-    assert_eq!(r.percentile_method, "mean of per-task percentiles");
+    assert_eq!(r.percentile_method, dlt_provider::dlt::results::METHOD_DLT_AVERAGED);
     assert_eq!(double.executions("PassRun001"), 1);
 
     // The figures, in DLT time (real ÷ scale).

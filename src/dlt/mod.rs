@@ -1,6 +1,7 @@
 //! The DLT domain: scenario and results model, quality gates and reports (shared by the local
 //! engine and DLT on AWS), and the DLT REST API client. No Terraform types here.
 pub mod client;
+pub mod exact;
 pub mod gates;
 pub mod limits;
 pub mod model;

@@ -446,7 +446,7 @@ impl DltResults {
                     )
                 })
                 .collect(),
-            percentile_method: "mean of per-task percentiles".to_string(),
+            percentile_method: super::results::METHOD_DLT_AVERAGED.to_string(),
             // DLT's aggregated results hold neither a timeline nor a distribution.
             ..RunResults::default()
         }
@@ -576,7 +576,7 @@ mod tests {
             "labels use the total's duration"
         );
         assert_eq!(r.regions["eu-west-1"].requests, 12000);
-        assert_eq!(r.percentile_method, "mean of per-task percentiles");
+        assert_eq!(r.percentile_method, crate::dlt::results::METHOD_DLT_AVERAGED);
     }
 
     #[test]

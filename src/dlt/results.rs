@@ -93,6 +93,10 @@ pub struct RunResults {
     /// local engine, merged raw DLT samples).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub latency_histogram: Vec<LatencyBucket>,
+    /// DLT's own figures (percentiles averaged over tasks) when `total` was computed exactly
+    /// from the run's merged raw samples instead (`dlt::exact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlt_reported: Option<Stats>,
 }
 
 /// Responses whose latency fell in `[lo_ms, hi_ms)`.
@@ -131,3 +135,7 @@ pub fn latency_buckets(h: &Histogram<u64>, n: usize) -> Vec<LatencyBucket> {
     }
     out
 }
+
+/// The `percentile_method` of DLT's own figures: its results parser averages the per-task
+/// percentiles (and maxima) instead of merging the distributions.
+pub const METHOD_DLT_AVERAGED: &str = "DLT (average of per-task percentiles)";

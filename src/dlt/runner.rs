@@ -281,6 +281,8 @@ pub struct RemoteRun {
     pub finished_at: Option<String>,
     pub results: RunResults,
     pub stats: RunStats,
+    /// The stack is DLT v4 (its detail carries `totalTestRuns`): raw samples are in S3.
+    pub v4: bool,
 }
 
 /// Runs tests on one DLT stack.
@@ -717,6 +719,7 @@ impl DltRunner {
             finished_at: detail.end_time.as_deref().and_then(dlt_time_to_rfc3339),
             results: results.to_run_results(),
             stats,
+            v4: detail.raw.get("totalTestRuns").is_some(),
         })
     }
 

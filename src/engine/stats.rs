@@ -169,6 +169,7 @@ impl ThreadStats {
             percentile_method: "exact".to_string(),
             timeline: self.timeline.points(measured),
             latency_histogram: latency_buckets(&total_hist, HISTOGRAM_BUCKETS),
+            dlt_reported: None,
         }
     }
 }

@@ -112,6 +112,11 @@ pub struct DoubleConfig {
     /// When set, the run checks there instead of the in-memory store, like the DLT container
     /// reading the scenarios bucket.
     pub s3_bucket: Option<(aws_sdk_s3::Client, String)>,
+    /// v4 with `s3_bucket`: each task's latency multiplier, by task index (missing = 1.0), for
+    /// the raw `kpi-<uuid>-<region>.jtl` files the tasks upload (e.g. `[1, 1, 1, 10]`: one slow
+    /// task of four). DLT's reported figures are then the mean of the per-task figures, as its
+    /// results parser computes them.
+    pub task_latency_skew: Vec<f64>,
 }
 
 impl Default for DoubleConfig {
@@ -133,6 +138,7 @@ impl Default for DoubleConfig {
             engine_max_real: Duration::from_secs(2),
             engine_request_timeout: Duration::from_secs(2),
             s3_bucket: None,
+            task_latency_skew: Vec::new(),
         }
     }
 }
@@ -1080,6 +1086,15 @@ impl Ctx {
         if token.is_cancelled() {
             return;
         }
+        // v4 tasks upload their raw samples and final stats; DLT's figures are then the mean of
+        // the per-task ones.
+        let outcome = match outcome {
+            Ok(r) if v4 && self.config.s3_bucket.is_some() => {
+                let r = r.unwrap_or_else(synthetic_jmeter_results);
+                Ok(Some(self.upload_task_samples(&run, &r).await))
+            }
+            o => o,
+        };
         // Tasks stopped: results upload, poll slack, parsing.
         let parsing = if v4 { "parsing results" } else { "running" };
         if !self.set_status(&run.test_id, parsing, Phase::Finishing, &[]) {
@@ -1172,6 +1187,44 @@ impl Ctx {
                 );
             }
         }
+    }
+
+    /// Writes each task's raw samples (`kpi-<uuid>-<region>.jtl`, Taurus' JTL columns) and its
+    /// final-stats XML under the run's prefix, and returns what DLT's results parser makes of
+    /// them: counts summed, averages and percentiles (and maxima) averaged over tasks.
+    async fn upload_task_samples(&self, run: &RunPlan, r: &RunResults) -> RunResults {
+        let Some((client, bucket)) = &self.config.s3_bucket else {
+            return r.clone();
+        };
+        let tasks = run.tasks.len().max(1);
+        let mut per_task = Vec::with_capacity(tasks);
+        for (k, task) in run.tasks.iter().enumerate() {
+            let skew = self.config.task_latency_skew.get(k).copied().unwrap_or(1.0);
+            let (jtl, stats) = task_samples(r, k, tasks, skew);
+            let name = format!("{}-{}", task.uuid, task.region);
+            let xml = task_xml(&stats);
+            for (key, body) in [
+                (format!("{}kpi-{name}.jtl", run.prefix), jtl),
+                (format!("{}{name}.xml", run.prefix), xml),
+                (
+                    format!("{}completion/{}/{}", run.prefix, task.region, task.uuid),
+                    String::new(),
+                ),
+            ] {
+                let put = client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .body(aws_sdk_s3::primitives::ByteStream::from(body.into_bytes()))
+                    .send()
+                    .await;
+                if put.is_err() {
+                    log::warn!("double: could not upload {key}");
+                }
+            }
+            per_task.push(stats);
+        }
+        averaged(&per_task, r.duration_seconds)
     }
 
     fn get_detail(&self, test_id: &str) -> Response<Full<Bytes>> {
@@ -1906,4 +1959,142 @@ fn dlt_results(r: &RunResults, run: &RunPlan, v4: bool) -> Value {
     }
     out.insert("total".into(), total);
     Value::Object(out)
+}
+
+/// One task's share of a run as raw JTL samples: its slice of the requests, latencies spread
+/// around the engine's median times `skew`, its slice of the failures (with the run's commonest
+/// failure code), labels in turn. Returns the file and the task's own figures.
+fn task_samples(r: &RunResults, k: usize, tasks: usize, skew: f64) -> (String, RunResults) {
+    use dlt_provider::dlt::results::{LabelResults, Stats};
+    use hdrhistogram::Histogram;
+    let total = r.total.requests.max(1);
+    let share = |n: u64| n / tasks as u64 + u64::from((k as u64) < n % tasks as u64);
+    let n = share(total);
+    let failures = share(r.total.failures).min(n);
+    let fail_code = r
+        .status_codes
+        .iter()
+        .max_by_key(|(_, c)| **c)
+        .map(|(code, _)| code.clone())
+        .unwrap_or_else(|| "500".into());
+    let labels: Vec<String> = if r.labels.is_empty() {
+        vec!["request".into()]
+    } else {
+        r.labels.iter().map(|l| l.label.clone()).collect()
+    };
+    let base = r.total.p50_ms.max(1.0) * skew;
+    let duration_ms = (r.duration_seconds.max(1.0) * 1000.0) as u64;
+    let start = 1_764_000_000_000u64;
+    let new_h = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds");
+    let mut h = new_h();
+    let mut per_label: Vec<(Histogram<u64>, u64, u64)> = labels.iter().map(|_| (new_h(), 0, 0)).collect();
+    let mut text = String::from(
+        "timeStamp,elapsed,label,responseCode,responseMessage,threadName,success,bytes,grpThreads,allThreads,Latency,Hostname,Connect\n",
+    );
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (k as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+    let mut succ = 0u64;
+    for i in 0..n {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let ms = ((base * (0.5 + u)).round() as u64).max(1);
+        let li = (i as usize) % labels.len();
+        let ok = i >= failures;
+        let code = if ok { "200" } else { fail_code.as_str() };
+        let ts = start + i * duration_ms / n.max(1);
+        text.push_str(&format!(
+            "{ts},{ms},{},{code},msg,Thread Group 1-1,{ok},100,1,1,{ms},h,0\n",
+            labels[li]
+        ));
+        let _ = h.record(ms * 1000);
+        let e = &mut per_label[li];
+        let _ = e.0.record(ms * 1000);
+        e.1 += 1;
+        if ok {
+            succ += 1;
+            e.2 += 1;
+        }
+    }
+    let seconds = r.duration_seconds;
+    let mut out = RunResults {
+        total: Stats::from_histogram(n, succ, &h, seconds),
+        duration_seconds: seconds,
+        labels: labels
+            .iter()
+            .zip(per_label)
+            .map(|(label, (h, req, ok))| LabelResults {
+                label: label.clone(),
+                stats: Stats::from_histogram(req, ok, &h, seconds),
+            })
+            .collect(),
+        ..RunResults::default()
+    };
+    if failures > 0 {
+        out.status_codes.insert(fail_code, failures);
+    }
+    (text, out)
+}
+
+/// A task's final-stats XML (the shape Taurus' `dump-xml` writes, the figures the parser reads).
+fn task_xml(r: &RunResults) -> String {
+    let t = &r.total;
+    let s = |ms: f64| format!("{:.3}", ms / 1000.0);
+    format!(
+        "<FinalStatus><TestDuration>{}</TestDuration><Group label=\"\"><throughput value=\"{}\"/><concurrency value=\"1\"/><succ value=\"{}\"/><fail value=\"{}\"/><avg_rt value=\"{}\"/><perc param=\"50.0\" value=\"{}\"/><perc param=\"90.0\" value=\"{}\"/><perc param=\"95.0\" value=\"{}\"/><perc param=\"99.0\" value=\"{}\"/><perc param=\"100.0\" value=\"{}\"/></Group></FinalStatus>",
+        r.duration_seconds,
+        t.requests,
+        t.successes,
+        t.failures,
+        s(t.avg_response_time_ms),
+        s(t.p50_ms),
+        s(t.p90_ms),
+        s(t.p95_ms),
+        s(t.p99_ms),
+        s(t.max_ms),
+    )
+}
+
+/// DLT's `createFinalResults`: counts summed, times (percentiles and maxima included) averaged
+/// over tasks.
+fn averaged(tasks: &[RunResults], duration_seconds: f64) -> RunResults {
+    use dlt_provider::dlt::results::{LabelResults, Stats};
+    fn mean_of(stats: &[&Stats]) -> Stats {
+        let n = stats.len().max(1) as f64;
+        let sum = |f: fn(&Stats) -> f64| stats.iter().map(|s| f(s)).sum::<f64>() / n;
+        let requests = stats.iter().map(|s| s.requests).sum();
+        let successes = stats.iter().map(|s| s.successes).sum();
+        Stats {
+            requests,
+            successes,
+            failures: stats.iter().map(|s| s.failures).sum(),
+            success_rate: Stats::compute_success_rate(successes, requests),
+            throughput: stats.iter().map(|s| s.throughput).sum(),
+            avg_response_time_ms: sum(|s| s.avg_response_time_ms),
+            p50_ms: sum(|s| s.p50_ms),
+            p90_ms: sum(|s| s.p90_ms),
+            p95_ms: sum(|s| s.p95_ms),
+            p99_ms: sum(|s| s.p99_ms),
+            max_ms: sum(|s| s.max_ms),
+        }
+    }
+    let totals: Vec<&Stats> = tasks.iter().map(|t| &t.total).collect();
+    let mut out = RunResults {
+        total: mean_of(&totals),
+        duration_seconds,
+        ..RunResults::default()
+    };
+    if let Some(first) = tasks.first() {
+        for (i, l) in first.labels.iter().enumerate() {
+            let s: Vec<&Stats> = tasks.iter().filter_map(|t| t.labels.get(i)).map(|l| &l.stats).collect();
+            out.labels.push(LabelResults {
+                label: l.label.clone(),
+                stats: mean_of(&s),
+            });
+        }
+    }
+    for t in tasks {
+        for (code, c) in &t.status_codes {
+            *out.status_codes.entry(code.clone()).or_default() += c;
+        }
+    }
+    out
 }

@@ -12,8 +12,10 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use crate::aws::cognito_auth::{AuthFlow, CognitoCredentialsProvider, CognitoSettings};
 use crate::aws::{ssm, Clients};
 use crate::dlt::client::{DeleteOutcome, DltClient, DltClientConfig};
+use crate::dlt::exact::{self, RunLocation};
 use crate::dlt::results::RunResults;
 use crate::dlt::runner::{new_test_id, DltRunner, RunErrorKind, RunnerOptions};
+use crate::dlt::samples::ResultStore;
 use crate::dlt::scenario::TestSpec;
 use crate::plugin::{Ctx, Diagnostics, Value};
 use crate::resources::provider_data::{aws_clients, configured, SharedData};
@@ -132,8 +134,9 @@ pub async fn run(
 ) -> Result<RunRecord, (Option<RunRecord>, Diagnostics)> {
     let (client, region) = dlt_client(data, planned).await.map_err(|d| (None, d))?;
     let mut runner = DltRunner::new(client);
-    if let Ok(c) = aws_clients(data).await {
-        runner = runner.with_script_store(Arc::new(c.s3.clone()));
+    let s3 = aws_clients(data).await.ok().map(|c| c.s3.clone());
+    if let Some(s3) = &s3 {
+        runner = runner.with_script_store(Arc::new(s3.clone()));
     }
     let test_id = new_test_id();
     let mut opts = RunnerOptions::new(region, timeout);
@@ -150,6 +153,17 @@ pub async fn run(
                 remote.stats.elapsed.as_secs_f64(),
                 remote.stats.detection_latency
             );
+            let refined = exact::refine(
+                s3.as_ref().map(|c| c as &dyn ResultStore),
+                opts.scenarios_bucket.as_deref(),
+                RunLocation {
+                    test_id: &remote.test_id,
+                    test_run_id: remote.test_run_id.as_deref(),
+                    v4: remote.v4,
+                },
+                remote.results,
+            )
+            .await;
             Ok(RunRecord {
                 console_url: console_link(planned, &remote.test_id),
                 id: remote.test_id,
@@ -157,7 +171,8 @@ pub async fn run(
                 status: remote.status.to_string(),
                 started_at: remote.started_at.unwrap_or(started_at),
                 finished_at: remote.finished_at.unwrap_or_else(now_rfc3339),
-                results: remote.results,
+                results: refined.results,
+                warnings: refined.warnings,
             })
         }
         Err(e) => {
@@ -185,6 +200,7 @@ pub async fn run(
                 started_at,
                 finished_at: now_rfc3339(),
                 results: RunResults::default(),
+                warnings: Vec::new(),
             });
             Err((record, d))
         }

@@ -70,6 +70,7 @@ pub async fn run(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration) 
             finished_at: now_rfc3339(),
             console_url: None,
             results,
+            warnings: Vec::new(),
         }),
         Err(EngineError::Cancelled { partial }) => {
             let mut d = Diagnostics::new();

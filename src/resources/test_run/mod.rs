@@ -259,6 +259,15 @@ impl Resource for TestRunResource {
             rec.results.total.p95_ms,
             if passed { "passed" } else { "FAILED" }
         );
+        for w in rec
+            .warnings
+            .iter()
+            .cloned()
+            .chain(crate::dlt::exact::averaged_percentile_note(&spec.gates, &rec.results))
+        {
+            diags
+                .push(Diagnostic::warning("Percentiles are not exact", w).at(crate::plugin::AttrPath::root("results")));
+        }
         if !passed {
             diags.push(gate_diagnostic(&spec, &rec, &verdict, fail_on_gate));
         }

@@ -17,6 +17,8 @@ pub struct RunRecord {
     pub finished_at: String,
     pub console_url: Option<String>,
     pub results: RunResults,
+    /// For the apply output: why the figures are not exact, samples lost.
+    pub warnings: Vec<String>,
 }
 
 /// Now, as the RFC 3339 time state records.
@@ -27,7 +29,10 @@ pub fn now_rfc3339() -> String {
 }
 
 fn results_value(r: &RunResults) -> Value {
-    let t = &r.total;
+    stats_value(&r.total, r.duration_seconds)
+}
+
+fn stats_value(t: &crate::dlt::results::Stats, duration_seconds: f64) -> Value {
     let fields: [f64; 12] = [
         t.requests as f64,
         t.successes as f64,
@@ -40,7 +45,7 @@ fn results_value(r: &RunResults) -> Value {
         round(t.p95_ms, 3),
         round(t.p99_ms, 3),
         round(t.max_ms, 3),
-        round(r.duration_seconds, 3),
+        round(duration_seconds, 3),
     ];
     Value::object(
         RESULT_FIELDS
@@ -86,6 +91,14 @@ pub fn state_from(planned: &Value, rec: &RunRecord, verdict: &Verdict) -> Value 
     state.set("finished_at", Value::string(&rec.finished_at));
     state.set("console_url", Value::opt_string(rec.console_url.clone()));
     state.set("results", results_value(&rec.results));
+    state.set("percentile_method", Value::string(&rec.results.percentile_method));
+    state.set(
+        "dlt_reported",
+        match &rec.results.dlt_reported {
+            Some(s) => stats_value(s, rec.results.duration_seconds),
+            None => Value::Null,
+        },
+    );
     state.set("gate_results", gates_value(&verdict.gates));
     state
 }

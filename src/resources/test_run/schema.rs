@@ -77,7 +77,7 @@ pub fn schema() -> Schema {
         Attribute::string("region").optional().describe("Region of the DLT stack (for SigV4). Default: the provider's region."),
         Attribute::string("scenarios_bucket")
             .optional()
-            .describe("The DLT scenarios bucket (`dlt_stack.*.scenarios_bucket`); needed for script scenarios."),
+            .describe("The DLT scenarios bucket (`dlt_stack.*.scenarios_bucket`); needed for script scenarios, and on DLT v4 for exact percentiles from the raw samples (`s3:ListBucket`, `s3:GetObject` on `results/*`)."),
         Attribute::string("console_url").optional().describe("DLT console URL, used to build `console_url` result links."),
         Attribute::single("cognito", cognito)
             .optional()
@@ -129,7 +129,8 @@ pub fn schema() -> Schema {
     let result_attrs = Attribute::typed("results", results_type()).computed().describe(
         "Results: `requests`, `successes`, `failures`, `success_rate` (%), `throughput` (req/s), \
          `avg_response_time_ms`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, `duration_seconds`. \
-         On DLT, percentiles are DLT's mean of per-task percentiles.",
+         On DLT v4 these are exact, merged from every task's raw samples in the scenarios bucket \
+         (see `percentile_method`); otherwise DLT's own figures.",
     );
     Schema::new(
         Block::new(vec![
@@ -155,6 +156,15 @@ pub fn schema() -> Schema {
             Attribute::string("finished_at").computed().describe("RFC 3339 end time."),
             Attribute::string("console_url").computed().describe("Link to the run in the DLT console (DLT only)."),
             result_attrs,
+            Attribute::string("percentile_method").computed().describe(
+                "Where the percentiles in `results` come from: `exact` (local engine), \
+                 `exact (merged raw samples, N tasks)` (DLT v4), or `DLT (average of per-task percentiles)` \
+                 (DLT v3.2.1 simple tests, or when the raw samples could not be read; a warning says why).",
+            ),
+            Attribute::typed("dlt_reported", results_type()).computed().describe(
+                "DLT's own figures (percentiles and maxima averaged over tasks), kept beside the exact `results` \
+                 when those were merged from raw samples; null otherwise.",
+            ),
             Attribute::typed("gate_results", Type::list(gate_result_type()))
                 .computed()
                 .describe("One entry per configured gate: `gate`, `threshold`, `actual`, `passed`."),

@@ -1,0 +1,265 @@
+//! Exact figures for a completed DLT run. DLT's results parser averages the per-task
+//! percentiles (and maxima) instead of merging the distributions, so its p95 is wrong whenever a
+//! run has more than one task. DLT v4 uploads every task's raw samples under the run's own prefix
+//! (`results/<testId>/<time>_<testRunId>/kpi-<uuid>-<region>.jtl`); this module lists and merges
+//! them ([`merge_run`]) and swaps them in for DLT's figures, keeping DLT's beside them
+//! ([`RunResults::dlt_reported`]). When that cannot be done (no bucket configured, no
+//! `s3:ListBucket`/`s3:GetObject`, a task's file missing, unreadable lines) DLT's figures stay,
+//! and the warnings say why and how many samples were lost, for the apply output.
+
+use super::gates::Gates;
+use super::results::{RunResults, METHOD_DLT_AVERAGED};
+use super::samples::{merge_run, run_prefix_of, ResultStore, Window};
+
+/// What the run's results end up as, and what the user should be told about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refined {
+    pub results: RunResults,
+    pub warnings: Vec<String>,
+}
+
+/// Where the raw samples of one run are.
+#[derive(Debug, Clone, Copy)]
+pub struct RunLocation<'a> {
+    pub test_id: &'a str,
+    /// The run's history row id (`None`: DLT wrote none, nothing to look for).
+    pub test_run_id: Option<&'a str>,
+    /// The stack is v4 (v3.2.1 simple tests upload no raw samples).
+    pub v4: bool,
+}
+
+/// The `percentile_method` of exact figures merged from `tasks` raw-sample files.
+pub fn method_exact(tasks: u64) -> String {
+    format!(
+        "exact (merged raw samples, {tasks} task{})",
+        if tasks == 1 { "" } else { "s" }
+    )
+}
+
+/// The apply-output note for percentile gates judged on DLT's averaged per-task percentiles
+/// (v3.2.1 simple tests, or a v4 run whose raw samples could not be read).
+pub fn averaged_percentile_note(gates: &Gates, results: &RunResults) -> Option<String> {
+    if results.percentile_method != METHOD_DLT_AVERAGED {
+        return None;
+    }
+    let names: Vec<&str> = gates
+        .iter()
+        .filter(|(def, _)| def.reads.starts_with('p') || def.reads == "max_ms")
+        .map(|(def, _)| def.name)
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "{} judged on DLT's figures: the average of the per-task percentiles, not the percentiles of \
+             the whole run (DLT v3.2.1 simple tests upload no raw samples). With more than one task they \
+             can be far from the true values.",
+            names.join(", ")
+        )
+    })
+}
+
+/// DLT's figures replaced by the merged raw samples where possible (see the module doc).
+pub async fn refine(
+    store: Option<&dyn ResultStore>,
+    bucket: Option<&str>,
+    run: RunLocation<'_>,
+    dlt: RunResults,
+) -> Refined {
+    let mut dlt = dlt;
+    let counted = dlt.total.requests;
+    dlt.percentile_method = METHOD_DLT_AVERAGED.to_string();
+    let fallback = |dlt: RunResults, why: String| Refined {
+        results: dlt,
+        warnings: vec![format!(
+            "DLT test {}: showing DLT's own figures (percentiles averaged over tasks, not exact): {why}",
+            run.test_id
+        )],
+    };
+    if !run.v4 {
+        return Refined {
+            results: dlt,
+            warnings: Vec::new(),
+        };
+    }
+    let Some(bucket) = bucket else {
+        return fallback(
+            dlt,
+            "set dlt.scenarios_bucket (the stack's ScenariosBucket) to merge the run's raw samples".into(),
+        );
+    };
+    let Some(store) = store else {
+        return fallback(dlt, "no S3 client to read the scenarios bucket".into());
+    };
+    let Some(run_id) = run.test_run_id else {
+        return fallback(dlt, "DLT recorded no test run id for this run".into());
+    };
+    let base = format!("results/{}/", run.test_id);
+    let keys = match store.list(bucket, &base).await {
+        Ok(k) => k,
+        Err(cause) => {
+            return fallback(
+                dlt,
+                format!("cannot list s3://{bucket}/{base} (needs s3:ListBucket): {cause}"),
+            )
+        }
+    };
+    let Some(prefix) = run_prefix_of(&keys, run.test_id, run_id) else {
+        return fallback(
+            dlt,
+            format!(
+                "no files of run {run_id} under s3://{bucket}/{base} (all {counted} samples DLT counted are unread)"
+            ),
+        );
+    };
+    let exact = match merge_run(store, bucket, &prefix, Window::default()).await {
+        Ok(e) => e,
+        Err(e) => {
+            return fallback(
+                dlt,
+                format!("{e} (reading needs s3:GetObject; all {counted} samples DLT counted are unread)"),
+            )
+        }
+    };
+    let mut warnings = Vec::new();
+    if !exact.unreadable_files.is_empty() {
+        warnings.push(format!(
+            "DLT test {}: {} raw sample file(s) could not be read and are left out: {}",
+            run.test_id,
+            exact.unreadable_files.len(),
+            exact.unreadable_files.join("; ")
+        ));
+    }
+    if exact.summary.unreadable > 0 {
+        warnings.push(format!(
+            "DLT test {}: {} unreadable sample line(s) skipped",
+            run.test_id, exact.summary.unreadable
+        ));
+    }
+    let merged = exact.results.total.requests + exact.summary.excluded;
+    if merged < dlt.total.requests {
+        warnings.push(format!(
+            "DLT test {}: the raw samples hold {merged} requests, DLT counted {}: {} samples lost (a task's file missing or cut short?)",
+            run.test_id,
+            dlt.total.requests,
+            dlt.total.requests - merged
+        ));
+    }
+    let mut results = exact.results;
+    results.percentile_method = method_exact(exact.files);
+    results.regions = std::mem::take(&mut dlt.regions);
+    results.dlt_reported = Some(dlt.total);
+    Refined { results, warnings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dlt::samples::ChunkSink;
+    use async_trait::async_trait;
+    use std::collections::BTreeMap;
+
+    /// An in-memory scenarios bucket.
+    struct Mem(BTreeMap<String, String>);
+
+    #[async_trait]
+    impl ResultStore for Mem {
+        async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, String> {
+            if bucket != "b" {
+                return Err("AccessDenied".into());
+            }
+            Ok(self.0.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        }
+        async fn read(&self, _bucket: &str, key: &str, sink: &mut ChunkSink<'_>) -> Result<(), String> {
+            sink(self.0.get(key).ok_or("NoSuchKey")?.as_bytes())
+        }
+    }
+
+    const HEADER: &str = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,success,bytes,grpThreads,allThreads,Latency,Hostname,Connect\n";
+
+    fn file(ms: &[u64]) -> String {
+        let mut s = HEADER.to_string();
+        for (i, m) in ms.iter().enumerate() {
+            s.push_str(&format!(
+                "{},{m},home,200,OK,t,true,1,1,1,{m},h,0\n",
+                1_764_000_000_000u64 + i as u64 * 100
+            ));
+        }
+        s
+    }
+
+    fn dlt(requests: u64, p95: f64) -> RunResults {
+        let mut r = RunResults::default();
+        r.total.requests = requests;
+        r.total.successes = requests;
+        r.total.p95_ms = p95;
+        r
+    }
+
+    fn run(v4: bool) -> RunLocation<'static> {
+        RunLocation {
+            test_id: "T1",
+            test_run_id: Some("R1"),
+            v4,
+        }
+    }
+
+    #[tokio::test]
+    async fn merged_figures_replace_dlts_and_keep_them_beside() {
+        let store = Mem(BTreeMap::from([
+            (
+                "results/T1/2026-12-02T00-00-00_R1/kpi-a-eu-west-1.jtl".into(),
+                file(&[10; 20]),
+            ),
+            (
+                "results/T1/2026-12-02T00-00-00_R1/kpi-b-eu-west-1.jtl".into(),
+                file(&[1000; 20]),
+            ),
+        ]));
+        let r = refine(Some(&store), Some("b"), run(true), dlt(40, 505.0)).await;
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(r.results.percentile_method, "exact (merged raw samples, 2 tasks)");
+        assert_eq!(r.results.total.requests, 40);
+        assert!(
+            (r.results.total.p95_ms - 1000.0).abs() < 1.0,
+            "{}",
+            r.results.total.p95_ms
+        );
+        assert_eq!(r.results.dlt_reported.as_ref().map(|s| s.p95_ms), Some(505.0));
+
+        // A task's file missing: exact over what is there, and the loss is counted.
+        let r = refine(Some(&store), Some("b"), run(true), dlt(60, 505.0)).await;
+        assert!(
+            r.warnings.iter().any(|w| w.contains("20 samples lost")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_dlt_saying_why() {
+        let store = Mem(BTreeMap::new());
+        let r = refine(Some(&store), Some("other"), run(true), dlt(40, 505.0)).await;
+        assert_eq!(r.results.percentile_method, METHOD_DLT_AVERAGED);
+        assert_eq!(r.results.total.p95_ms, 505.0);
+        assert!(r.results.dlt_reported.is_none());
+        assert!(
+            r.warnings[0].contains("s3:ListBucket") && r.warnings[0].contains("AccessDenied"),
+            "{:?}",
+            r.warnings
+        );
+
+        let r = refine(Some(&store), Some("b"), run(true), dlt(40, 505.0)).await;
+        assert!(
+            r.warnings[0].contains("no files of run R1") && r.warnings[0].contains("40 samples"),
+            "{:?}",
+            r.warnings
+        );
+
+        let r = refine(Some(&store), None, run(true), dlt(40, 505.0)).await;
+        assert!(r.warnings[0].contains("dlt.scenarios_bucket"), "{:?}", r.warnings);
+
+        // v3.2.1: DLT's figures, labelled, nothing to warn about here.
+        let r = refine(Some(&store), Some("b"), run(false), dlt(40, 505.0)).await;
+        assert!(r.warnings.is_empty());
+        assert_eq!(r.results.percentile_method, METHOD_DLT_AVERAGED);
+    }
+}
