@@ -393,8 +393,17 @@ fn a_run_left_by_a_killed_apply_is_adopted_by_the_next_apply() {
         return eprintln!("SKIP: no terraform");
     };
     let Some(moto) = Moto::start() else { return };
-    let target = TargetServer::start(TargetConfig::default());
-    let double = DltDouble::start(DoubleConfig::for_version(DltVersion::V423));
+    // The orphan must still be running when the next apply looks for it: a target with some
+    // latency, so the double's request cap is not reached in a second, and the double's engine
+    // allowed the whole 8 s of real hold-for (its default cap is 2 s).
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(5),
+        ..TargetConfig::default()
+    });
+    let double = DltDouble::start(DoubleConfig {
+        engine_max_real: Duration::from_secs(20),
+        ..DoubleConfig::for_version(DltVersion::V423)
+    });
     let hcl = format!(
         "{}{}",
         provider_block(&moto),
