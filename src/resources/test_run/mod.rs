@@ -190,20 +190,14 @@ impl Resource for TestRunResource {
 
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan) -> Diagnostics {
         // Only `timeouts` can change without replacement; then nothing computed changes.
+        // Every computed-only attribute of the schema keeps its prior value, so a new result
+        // attribute cannot be forgotten here (it was: `percentile_method` came out unknown).
         if !plan.is_create() && plan.requires_replace.is_empty() {
-            for name in [
-                "id",
-                "engine",
-                "status",
-                "passed",
-                "started_at",
-                "finished_at",
-                "console_url",
-                "results",
-                "gate_results",
-            ] {
-                let prior = plan.prior.get(name).clone();
-                plan.planned.set(name, prior);
+            for attr in schema::schema().block.attributes {
+                if attr.computed && !attr.optional && !attr.required {
+                    let prior = plan.prior.get(&attr.name).clone();
+                    plan.planned.set(&attr.name, prior);
+                }
             }
         }
         Diagnostics::new()
