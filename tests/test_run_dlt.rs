@@ -777,3 +777,81 @@ resource "dlt_test_run" "{name}" {{
         "nothing in state"
     );
 }
+
+/// DLT v3.2.1 overcounts `rc` for runs of more than one task (c1 + 2·c2 for two tasks, §9):
+/// the failure count comes from `fail`, and the codes are recounted from the tasks' XML files in
+/// the scenarios bucket when the run has it, or reported as approximate when it has not.
+#[test]
+fn two_task_v321_run_with_inflated_rc_reports_the_right_failures() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let rt = runtime();
+    let clients = rt.block_on(moto.clients());
+    let bucket = "dlt-e2e-v321-results";
+    rt.block_on(clients.s3.create_bucket().bucket(bucket).send())
+        .expect("create scenarios bucket");
+    let target = TargetServer::start(TargetConfig {
+        error_rate: 0.2,
+        ..TargetConfig::default()
+    });
+    let double = double(DltVersion::V321, Some((clients.s3.clone(), bucket.to_string())));
+    let run = |name: &str, with_bucket: bool| {
+        format!(
+            r#"
+resource "dlt_test_run" "{name}" {{
+  name = "two-tasks-{name}"
+  dlt = {{
+    api_endpoint = "{endpoint}"
+    region       = "{region}"
+    {bucket_line}
+  }}
+  scenario     = {{ requests = [{{ url = "{url}" }}] }}
+  load         = {{ concurrency = 2, task_count = 2, hold_for = "1m" }}
+  fail_on_gate = false
+  gates        = {{ max_failures = 0 }}
+  report       = {{ json_path = "{name}.json" }}
+}}
+"#,
+            endpoint = double.endpoint(),
+            region = dlt_double::REGION,
+            url = target.url("/cart"),
+            bucket_line = if with_bucket {
+                format!("scenarios_bucket = \"{bucket}\"")
+            } else {
+                String::new()
+            },
+        )
+    };
+    let hcl = provider_block(&moto) + &run("recounted", true) + &run("approximate", false);
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    ws.apply().assert_ok();
+    for name in ["recounted", "approximate"] {
+        let a = ws.attributes(&format!("dlt_test_run.{name}"));
+        let id = a["id"].as_str().unwrap_or_default();
+        let item = double.item(id).expect("test in DLT");
+        let fail = item["results"]["total"]["fail"].as_u64().unwrap_or(0);
+        let rc: u64 = item["results"]["total"]["rc"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["count"].as_u64()).sum())
+            .unwrap_or(0);
+        assert!(fail > 10 && rc > fail, "DLT's rc is inflated: rc {rc}, fail {fail}");
+        assert_eq!(a["results"]["failures"].as_f64(), Some(fail as f64), "{a}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(ws.path().join(format!("{name}.json"))).expect("report"))
+                .expect("json");
+        let codes: u64 = report["results"]["status_codes"]
+            .as_object()
+            .map(|m| m.values().filter_map(serde_json::Value::as_u64).sum())
+            .unwrap_or(0);
+        let method = report["results"]["status_codes_method"].as_str().unwrap_or_default();
+        if name == "recounted" {
+            assert_eq!(codes, fail, "codes recounted from the task files: {report}");
+            assert!(method.contains("recounted"), "{method}");
+        } else {
+            assert_eq!(codes, rc, "DLT's codes, kept: {report}");
+            assert!(method.starts_with("approximate"), "{method}");
+        }
+    }
+}

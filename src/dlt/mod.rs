@@ -11,4 +11,5 @@ pub mod runner;
 pub mod samples;
 pub mod scenario;
 pub mod stack_outputs;
+pub mod task_results;
 pub mod timeline;

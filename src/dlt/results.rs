@@ -97,7 +97,20 @@ pub struct RunResults {
     /// from the run's merged raw samples instead (`dlt::exact`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dlt_reported: Option<Stats>,
+    /// Where `status_codes` came from when that is not simply exact: [`CODES_APPROXIMATE`] or
+    /// [`CODES_FROM_TASK_FILES`]; empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status_codes_method: String,
 }
+
+/// `status_codes_method` when DLT's `rc` is known to be inflated (v3.2.1 counts every task after
+/// the first twice) and the per-task files could not be read: the codes are right, their counts
+/// are not; the failure total comes from `fail`, which is right.
+pub const CODES_APPROXIMATE: &str =
+    "approximate: DLT v3.2.1 overcounts the codes of runs with more than one task; failures come from its fail count";
+
+/// `status_codes_method` when the codes were recounted from the tasks' own result files.
+pub const CODES_FROM_TASK_FILES: &str = "recounted from the tasks' result files";
 
 /// Responses whose latency fell in `[lo_ms, hi_ms)`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

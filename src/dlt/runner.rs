@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{DeleteOutcome, DltClient, DltError};
 use super::model::{ScenarioDetail, TestStatus};
 use super::results::RunResults;
+use super::samples::ResultStore;
 use super::scenario::{Scenario, ScriptType, TestSpec};
 
 /// Where JMeter scripts go: an S3 put, abstracted so tests can use an in-memory store (the S3
@@ -278,6 +279,8 @@ pub struct RemoteRun {
     pub status: TestStatus,
     /// RFC 3339 UTC.
     pub started_at: Option<String>,
+    /// DLT's own `startTime` (`"YYYY-MM-DD HH:mm:ss"`), which names the run's result files.
+    pub dlt_start_time: Option<String>,
     pub finished_at: Option<String>,
     pub results: RunResults,
     pub stats: RunStats,
@@ -290,6 +293,8 @@ pub struct RemoteRun {
 pub struct DltRunner {
     client: DltClient,
     scripts: Option<Arc<dyn ScriptStore>>,
+    /// Reading the scenarios bucket's result files (recounting v3.2.1's response codes).
+    results: Option<Arc<dyn ResultStore>>,
 }
 
 impl std::fmt::Debug for DltRunner {
@@ -463,7 +468,18 @@ pub fn build_payload(
 
 impl DltRunner {
     pub fn new(client: DltClient) -> DltRunner {
-        DltRunner { client, scripts: None }
+        DltRunner {
+            client,
+            scripts: None,
+            results: None,
+        }
+    }
+
+    /// Adds read access to the scenarios bucket's result files, so the response codes of a
+    /// v3.2.1 run with several tasks are recounted from the tasks' own files.
+    pub fn with_result_store(mut self, store: Arc<dyn ResultStore>) -> DltRunner {
+        self.results = Some(store);
+        self
     }
 
     /// Adds the S3 access JMeter runs need (the provider's S3 client, or a test store).
@@ -684,7 +700,9 @@ impl DltRunner {
                     .map(|d| format!(", noticed {}s after its end time", d.as_secs()))
                     .unwrap_or_default()
             );
-            return self.finish(&test_id, detail, stats);
+            let mut run = self.finish(&test_id, detail, stats)?;
+            self.recount_codes(&mut run, opts).await;
+            return Ok(run);
         }
     }
 
@@ -716,11 +734,41 @@ impl DltRunner {
             test_run_id,
             status: detail.status,
             started_at: detail.start_time.as_deref().and_then(dlt_time_to_rfc3339),
+            dlt_start_time: detail.start_time.clone(),
             finished_at: detail.end_time.as_deref().and_then(dlt_time_to_rfc3339),
             results: results.to_run_results(),
             stats,
             v4: detail.raw.get("totalTestRuns").is_some(),
         })
+    }
+
+    /// Replaces approximate (inflated) v3.2.1 response codes by the tasks' own counts when the
+    /// scenarios bucket can be read; otherwise they stay marked approximate.
+    async fn recount_codes(&self, run: &mut RemoteRun, opts: &RunnerOptions) {
+        if run.results.status_codes_method != super::results::CODES_APPROXIMATE {
+            return;
+        }
+        let (Some(store), Some(bucket)) = (&self.results, opts.scenarios_bucket.as_deref()) else {
+            log::info!("no scenarios bucket to recount the response codes from; they stay approximate");
+            return;
+        };
+        let Some(start) = run.dlt_start_time.clone() else {
+            return;
+        };
+        match super::task_results::recount_codes(store.as_ref(), bucket, &run.test_id, &start).await {
+            Ok(Some(codes)) => {
+                run.results.status_codes = codes;
+                run.results.status_codes_method = super::results::CODES_FROM_TASK_FILES.to_string();
+            }
+            Ok(None) => log::info!(
+                "no task result files of DLT test {} found; codes stay approximate",
+                run.test_id
+            ),
+            Err(e) => log::warn!(
+                "cannot read the task result files of DLT test {}: {e}; codes stay approximate",
+                run.test_id
+            ),
+        }
     }
 
     /// POST, resolving ambiguous failures (5xx/timeouts after sending) with a GET: the POST was

@@ -170,6 +170,7 @@ impl ThreadStats {
             timeline: self.timeline.points(measured),
             latency_histogram: latency_buckets(&total_hist, HISTOGRAM_BUCKETS),
             dlt_reported: None,
+            status_codes_method: String::new(),
         }
     }
 }

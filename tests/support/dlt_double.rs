@@ -956,6 +956,13 @@ impl Ctx {
             test_id: test_id.clone(),
             run_id: run_id.clone(),
             prefix: format!("results/{test_id}/{}_{run_id}/", iso_now()),
+            v3_prefix: {
+                let t = time::OffsetDateTime::now_utc();
+                let fmt = time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]"
+                );
+                t.format(&fmt).unwrap_or_default().chars().rev().collect()
+            },
             requests,
             task_count: tc as u32,
             concurrency: cc as u32,
@@ -1010,6 +1017,51 @@ impl Ctx {
         {
             for (k, v) in fields {
                 row[*k] = v.clone();
+            }
+        }
+    }
+
+    /// v3.2.1: each task's Taurus final-stats XML in the scenarios bucket (when the double has
+    /// one), with that task's share of the requests and failure codes.
+    async fn write_task_xml(&self, run: &RunPlan, r: &RunResults) {
+        let Some((client, bucket)) = &self.config.s3_bucket else {
+            return;
+        };
+        let n = run.tasks.len().max(1);
+        let codes = split_codes(&r.status_codes, n);
+        let requests = split_count(r.total.requests, n);
+        for (i, task) in run.tasks.iter().enumerate() {
+            let mut rc = String::new();
+            let failed: u64 = codes[i].values().sum();
+            rc.push_str(&format!(
+                "<rc value=\"{ok}\" param=\"200\"><name>rc/200</name><value>{ok}</value></rc>",
+                ok = requests[i].saturating_sub(failed)
+            ));
+            for (code, count) in &codes[i] {
+                rc.push_str(&format!(
+                    "<rc value=\"{count}\" param=\"{code}\"><name>rc/{code}</name><value>{count}</value></rc>"
+                ));
+            }
+            let xml = format!(
+                "<?xml version=\"1.0\" ?>\n<FinalStatus><TestDuration>{:.1}</TestDuration><Group label=\"\">\
+                 <throughput value=\"{n}\"><name>throughput</name><value>{n}</value></throughput>\
+                 <fail value=\"{failed}\"><name>fail</name><value>{failed}</value></fail>{rc}</Group></FinalStatus>\n",
+                r.duration_seconds,
+                n = requests[i],
+            );
+            let key = format!(
+                "results/{}/{}-{}-{}.xml",
+                run.test_id, run.v3_prefix, task.uuid, task.region
+            );
+            let put = client
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(xml.into_bytes().into())
+                .send()
+                .await;
+            if let Err(e) = put {
+                log::warn!("double: cannot write {key}: {e}");
             }
         }
     }
@@ -1130,10 +1182,11 @@ impl Ctx {
                 }
             }
             Ok(r) => {
-                let results = match r {
-                    Some(r) => dlt_results(&r, &run, v4),
-                    None => dlt_results(&synthetic_jmeter_results(), &run, v4),
-                };
+                let r = r.unwrap_or_else(synthetic_jmeter_results);
+                if !v4 {
+                    self.write_task_xml(&run, &r).await;
+                }
+                let results = dlt_results(&r, &run, v4);
                 let complete_tasks: Map<String, Value> =
                     run.regions.iter().map(|r| (r.clone(), json!(run.task_count))).collect();
                 let total = &results["total"];
@@ -1587,6 +1640,9 @@ struct RunPlan {
     /// Where the run's files go in the scenarios bucket: `results/<testId>/<ISO time>_<testRunId>/`
     /// (see `dlt_provider::dlt::samples::run_prefix_of`).
     prefix: String,
+    /// v3.2.1's file-name prefix: the POST's ISO time (with milliseconds) reversed; each task's
+    /// XML is `results/<testId>/<v3_prefix>-<uuid>-<region>.xml`.
+    v3_prefix: String,
     requests: Vec<RequestSpec>,
     task_count: u32,
     concurrency: u32,
@@ -1930,10 +1986,54 @@ fn dlt_stats(
     })
 }
 
+/// `total` split over `n` tasks: the first `total mod n` tasks get one more.
+fn split_count(total: u64, n: usize) -> Vec<u64> {
+    let n64 = n.max(1) as u64;
+    (0..n as u64)
+        .map(|i| total / n64 + u64::from(i < total % n64))
+        .collect()
+}
+
+/// Each code's count split over `n` tasks, unevenly on purpose (the first task gets the rounding
+/// and a quarter more), so per-task counts differ as real tasks' do.
+fn split_codes(codes: &BTreeMap<String, u64>, n: usize) -> Vec<BTreeMap<String, u64>> {
+    let mut out = vec![BTreeMap::new(); n.max(1)];
+    for (code, &count) in codes {
+        let mut left = count;
+        for (i, task) in out.iter_mut().enumerate() {
+            let share = if i + 1 == n {
+                left
+            } else {
+                (count / n as u64 + count / (4 * n as u64)).min(left)
+            };
+            left -= share;
+            task.insert(code.clone(), share);
+        }
+    }
+    out
+}
+
+/// v3.2.1's `getReducedResponseCodes` bug (§9): the reducer mutates the first task's objects and
+/// adds every later task's count twice, so N tasks report c1 + 2·(c2+…+cN) per code.
+fn v321_inflated_rc(per_task: &[BTreeMap<String, u64>]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (i, task) in per_task.iter().enumerate() {
+        for (code, &c) in task {
+            *out.entry(code.clone()).or_insert(0) += if i == 0 { c } else { 2 * c };
+        }
+    }
+    out
+}
+
 fn dlt_results(r: &RunResults, run: &RunPlan, v4: bool) -> Value {
     let duration = r.duration_seconds.round().max(1.0) as u64;
     let vus = u64::from(run.concurrency);
-    let mut total = dlt_stats(&r.total, &r.status_codes, duration, vus);
+    let rc = if v4 || run.tasks.len() < 2 {
+        r.status_codes.clone()
+    } else {
+        v321_inflated_rc(&split_codes(&r.status_codes, run.tasks.len()))
+    };
+    let mut total = dlt_stats(&r.total, &rc, duration, vus);
     let labels: Vec<Value> = r
         .labels
         .iter()

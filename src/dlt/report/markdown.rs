@@ -205,6 +205,9 @@ pub fn summary(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Report
         if codes.len() > MAX_CODES {
             let _ = writeln!(md, "\n…and {} more codes.", codes.len() - MAX_CODES);
         }
+        if !r.status_codes_method.is_empty() {
+            let _ = writeln!(md, "\nCounts {}.", cell(&r.status_codes_method, MAX_TEXT));
+        }
         md.push('\n');
     }
 

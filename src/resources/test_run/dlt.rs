@@ -136,7 +136,9 @@ pub async fn run(
     let mut runner = DltRunner::new(client);
     let s3 = aws_clients(data).await.ok().map(|c| c.s3.clone());
     if let Some(s3) = &s3 {
-        runner = runner.with_script_store(Arc::new(s3.clone()));
+        runner = runner
+            .with_script_store(Arc::new(s3.clone()))
+            .with_result_store(Arc::new(s3.clone()));
     }
     let test_id = new_test_id();
     let mut opts = RunnerOptions::new(region, timeout);
