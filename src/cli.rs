@@ -1,7 +1,8 @@
 //! `terraform-provider-dlt run --config test.json [--json]`: runs a test definition on the local
 //! engine outside Terraform (quick checks, benchmarks, CI without Terraform). An application of
-//! its own beside the plugin: it uses the engine, the gates' verdict and the reports as the
-//! resource does, and knows nothing of Terraform.
+//! its own beside the plugin: it reads its JSON through `dlt_test_run`'s configuration model
+//! (the same checks and defaults as HCL), then uses the engine, the gates' verdict and the
+//! reports as the resource does.
 //!
 //! Exit codes: 0 every gate passed, 1 a gate failed, 2 anything else (bad arguments or config,
 //! engine error, Ctrl-C).
@@ -17,6 +18,8 @@ use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Scenario, TestSpec};
 use crate::duration::parse_duration;
 use crate::engine::{self, EngineError, EngineOptions};
+use crate::plugin::codec::json_to_value;
+use crate::resources::test_run::{config, schema};
 
 const USAGE: &str = "usage: terraform-provider-dlt run --config <test.json> [--json] [--timeout <30s>] \
 [--max-requests <n>] [--threads <n>] [--junit <path>] [--report <path>]";
@@ -66,9 +69,26 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     Ok(out)
 }
 
+/// Reads the test definition: JSON in the shape of `dlt_test_run`'s arguments, read by the
+/// resource's own configuration model, so its checks and defaults are the same as in HCL.
 fn load_spec(path: &PathBuf) -> Result<TestSpec, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+    let value = json_to_value(&json, &schema::schema().block.value_type())
+        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let (config, d) = config::validate(&value);
+    let spec = if d.has_errors() { Err(d) } else { config.spec() };
+    spec.map_err(|d| {
+        let problems: Vec<String> = d
+            .iter()
+            .map(|x| match &x.attribute {
+                Some(at) => format!("{at}: {}: {}", x.summary, x.detail),
+                None => format!("{}: {}", x.summary, x.detail),
+            })
+            .collect();
+        format!("{}:\n  {}", path.display(), problems.join("\n  "))
+    })
 }
 
 /// Entry point of the `run` subcommand; `args` are the arguments after the program name.

@@ -64,6 +64,12 @@ impl From<&str> for AttrPath {
     }
 }
 
+impl From<&AttrPath> for AttrPath {
+    fn from(p: &AttrPath) -> AttrPath {
+        p.clone()
+    }
+}
+
 impl From<&String> for AttrPath {
     fn from(s: &String) -> AttrPath {
         AttrPath::parse(s)

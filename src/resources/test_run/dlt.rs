@@ -17,19 +17,20 @@ use crate::dlt::results::RunResults;
 use crate::dlt::runner::{new_test_id, DltRunner, RunErrorKind, RunnerOptions};
 use crate::dlt::samples::ResultStore;
 use crate::dlt::scenario::TestSpec;
-use crate::plugin::{Ctx, Diagnostics, Value};
+use crate::plugin::{Ctx, Diagnostics};
+use crate::resources::model::Attr;
 use crate::resources::provider_data::{aws_clients, configured, SharedData};
 
+use super::config::{CognitoConfig, DltConfig};
 use super::record::{now_rfc3339, RunRecord};
 
-/// A DLT client for the `dlt` block of `config`, signing with Cognito-issued or IAM credentials.
-async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, String), Diagnostics> {
+/// A DLT client for the `dlt` block, signing with Cognito-issued or IAM credentials.
+async fn dlt_client(data: &SharedData, dlt: &DltConfig) -> Result<(DltClient, String), Diagnostics> {
     let clients = aws_clients(data).await?;
-    let dlt = config.get("dlt");
     let region = dlt
-        .get("region")
-        .as_str()
-        .map(str::to_string)
+        .region
+        .known()
+        .cloned()
         .or_else(|| clients.region().map(str::to_string));
     let Some(region) = region else {
         let mut d = Diagnostics::new();
@@ -40,8 +41,9 @@ async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, Str
         );
         return Err(d);
     };
-    let cognito = dlt.get("cognito");
-    let credentials = if cognito.is_null() {
+    let credentials = if let Attr::Known(cognito) = &dlt.cognito {
+        SharedCredentialsProvider::new(cognito_provider(clients, data, cognito).await?)
+    } else {
         match clients.sdk_config.credentials_provider() {
             Some(p) => p,
             None => {
@@ -54,10 +56,8 @@ async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, Str
                 return Err(d);
             }
         }
-    } else {
-        SharedCredentialsProvider::new(cognito_provider(clients, data, cognito).await?)
     };
-    let endpoint = dlt.get("api_endpoint").as_str().unwrap_or_default().to_string();
+    let endpoint = dlt.api_endpoint.known().cloned().unwrap_or_default();
     let client = DltClient::new(DltClientConfig::new(endpoint, region.clone(), credentials)).map_err(|e| {
         let mut d = Diagnostics::new();
         d.attr_error("dlt.api_endpoint", "Invalid DLT API endpoint", e.to_string());
@@ -70,10 +70,10 @@ async fn dlt_client(data: &SharedData, config: &Value) -> Result<(DltClient, Str
 async fn cognito_provider(
     clients: &Clients,
     data: &SharedData,
-    cognito: &Value,
+    cognito: &CognitoConfig,
 ) -> Result<CognitoCredentialsProvider, Diagnostics> {
-    let s = |name: &str| cognito.get(name).as_str().unwrap_or_default().to_string();
-    let parameter = s("password_ssm_parameter");
+    let s = |a: &Attr<String>| a.known().cloned().unwrap_or_default();
+    let parameter = s(&cognito.password_ssm_parameter);
     let password = ssm::get_secure_parameter(&clients.ssm, &parameter).await.map_err(|e| {
         let mut d = Diagnostics::new();
         d.attr_error(
@@ -83,21 +83,13 @@ async fn cognito_provider(
         );
         d
     })?;
-    let auth_flow = match cognito.get("auth_flow").as_str() {
-        Some(flow) => flow.parse::<AuthFlow>().map_err(|e| {
-            let mut d = Diagnostics::new();
-            d.attr_error("dlt.cognito.auth_flow", "Invalid auth flow", e);
-            d
-        })?,
-        None => AuthFlow::UserPassword,
-    };
     let settings = CognitoSettings {
-        user_pool_id: s("user_pool_id"),
-        client_id: s("client_id"),
-        identity_pool_id: s("identity_pool_id"),
-        username: s("username"),
+        user_pool_id: s(&cognito.user_pool_id),
+        client_id: s(&cognito.client_id),
+        identity_pool_id: s(&cognito.identity_pool_id),
+        username: s(&cognito.username),
         password: password.value,
-        auth_flow,
+        auth_flow: cognito.auth_flow.or(AuthFlow::UserPassword).unwrap_or_default(),
     };
     // The user pool lives in the region its id names, whatever region the provider uses.
     let mut sdk = clients.sdk_config.clone();
@@ -113,8 +105,8 @@ async fn cognito_provider(
     ))
 }
 
-fn console_link(config: &Value, test_id: &str) -> Option<String> {
-    let base = config.get("dlt").get("console_url").as_str()?.trim_end_matches('/');
+fn console_link(dlt: &DltConfig, test_id: &str) -> Option<String> {
+    let base = dlt.console_url.known()?.trim_end_matches('/');
     let base = if base.contains("://") {
         base.to_string()
     } else {
@@ -129,10 +121,10 @@ pub async fn run(
     ctx: &Ctx,
     data: &SharedData,
     spec: &TestSpec,
-    planned: &Value,
+    dlt: &DltConfig,
     timeout: Duration,
 ) -> Result<RunRecord, (Option<RunRecord>, Diagnostics)> {
-    let (client, region) = dlt_client(data, planned).await.map_err(|d| (None, d))?;
+    let (client, region) = dlt_client(data, dlt).await.map_err(|d| (None, d))?;
     let mut runner = DltRunner::new(client);
     let s3 = aws_clients(data).await.ok().map(|c| c.s3.clone());
     if let Some(s3) = &s3 {
@@ -143,7 +135,7 @@ pub async fn run(
     let test_id = new_test_id();
     let mut opts = RunnerOptions::new(region, timeout);
     opts.test_id = Some(test_id.clone());
-    opts.scenarios_bucket = planned.get("dlt").get("scenarios_bucket").as_str().map(str::to_string);
+    opts.scenarios_bucket = dlt.scenarios_bucket.known().cloned();
     let started_at = now_rfc3339();
     match runner.run(spec, &opts, ctx.stop.child_token()).await {
         Ok(remote) => {
@@ -167,7 +159,7 @@ pub async fn run(
             )
             .await;
             Ok(RunRecord {
-                console_url: console_link(planned, &remote.test_id),
+                console_url: console_link(dlt, &remote.test_id),
                 id: remote.test_id,
                 engine: "dlt",
                 status: remote.status.to_string(),
@@ -189,13 +181,13 @@ pub async fn run(
             let mut d = Diagnostics::new();
             let mut detail = format!("Test {:?}: {e}", spec.name);
             if let Some(id) = &e.test_id {
-                if let Some(url) = console_link(planned, id) {
+                if let Some(url) = console_link(dlt, id) {
                     detail.push_str(&format!("\nDLT console: {url}"));
                 }
             }
             d.error(summary, detail);
             let record = e.test_id.map(|id| RunRecord {
-                console_url: console_link(planned, &id),
+                console_url: console_link(dlt, &id),
                 id,
                 engine: "dlt",
                 status: status.to_string(),
@@ -209,12 +201,9 @@ pub async fn run(
     }
 }
 
-/// Deletes the DLT test recorded in `prior`; a test already gone is success.
-pub async fn delete(ctx: &Ctx, data: &SharedData, prior: &Value, timeout: Duration) -> Diagnostics {
-    let Some(test_id) = prior.get("id").as_str() else {
-        return Diagnostics::new();
-    };
-    let (client, _) = match dlt_client(data, prior).await {
+/// Deletes DLT test `test_id`; a test already gone is success.
+pub async fn delete(ctx: &Ctx, data: &SharedData, test_id: &str, dlt: &DltConfig, timeout: Duration) -> Diagnostics {
+    let (client, _) = match dlt_client(data, dlt).await {
         Ok(c) => c,
         Err(d) => return d,
     };

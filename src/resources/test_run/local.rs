@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::dlt::scenario::{RequestSpec, Scenario, TestSpec};
-use crate::duration::{format_duration, parse_duration};
+use crate::duration::format_duration;
 use crate::engine::{self, EngineError, EngineOptions};
-use crate::plugin::{Ctx, Diagnostics, Value};
+use crate::plugin::{Ctx, Diagnostics};
 
 use super::record::{now_rfc3339, RunRecord};
 
@@ -21,7 +21,12 @@ pub fn check_requests(d: &mut Diagnostics, requests: &[RequestSpec]) {
 }
 
 /// Runs the spec on the local engine, bounded by `timeout` and Terraform's stop signal.
-pub async fn run(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration) -> Result<RunRecord, Diagnostics> {
+pub async fn run(
+    ctx: &Ctx,
+    spec: &TestSpec,
+    request_timeout: Duration,
+    timeout: Duration,
+) -> Result<RunRecord, Diagnostics> {
     let Scenario::Simple { requests } = &spec.scenario else {
         let mut d = Diagnostics::new();
         let kind = spec.scenario.script().map(|(k, _)| k.name()).unwrap_or_default();
@@ -32,12 +37,6 @@ pub async fn run(ctx: &Ctx, spec: &TestSpec, config: &Value, timeout: Duration) 
         );
         return Err(d);
     };
-    let request_timeout = config
-        .get("load")
-        .get("request_timeout")
-        .as_str()
-        .and_then(|s| parse_duration(s).ok())
-        .unwrap_or(Duration::from_secs(30));
     let opts = EngineOptions {
         request_timeout,
         ..EngineOptions::default()

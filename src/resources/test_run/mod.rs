@@ -6,8 +6,10 @@
 //! as tainted and runs it again on the next apply.
 //!
 //! The two engines are siblings with the same shape (`local.rs`, `dlt.rs`: run a spec, return a
-//! [`RunRecord`]); what they share, the record and the state written from it, is `record.rs`,
-//! so neither engine imports this file. The schema and plan-time checks are `schema.rs`.
+//! [`RunRecord`]); the record they share is `record.rs`, so neither engine imports this file.
+//! The models: `schema.rs` (the schema), `config.rs` (the arguments, read and checked once, the
+//! same way at validate, plan and apply), `state.rs` (the computed attributes written from the
+//! record and read back on destroy). This file reads no attribute by name.
 
 use std::time::Duration;
 
@@ -15,16 +17,26 @@ use async_trait::async_trait;
 
 use crate::dlt::gates::Verdict;
 use crate::dlt::report::{self, ReportMeta};
-use crate::dlt::scenario::{Load, RequestSpec, Scenario, ScriptType, TestSpec};
-use crate::duration::parse_duration;
-use crate::plugin::{Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
+use crate::dlt::scenario::TestSpec;
+use crate::plugin::{AttrPath, Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
+use crate::resources::model::Attr;
 use crate::resources::provider_data::SharedData;
-use record::{state_from, RunRecord};
+use config::TestRunConfig;
+use record::RunRecord;
+use state::PriorRun;
 
+pub mod config;
 mod dlt;
 mod local;
 pub mod record;
 pub mod schema;
+pub mod state;
+
+/// How long destroy waits for DLT to delete a test, unless `timeouts.delete` says otherwise.
+const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long past ramp-up + hold-for a DLT run may take before `timeouts.create` (default):
+/// Fargate provisioning, result parsing.
+const DLT_SLACK: Duration = Duration::from_secs(30 * 60);
 
 pub struct TestRunResource {
     data: SharedData,
@@ -34,66 +46,6 @@ impl TestRunResource {
     pub fn new(data: SharedData) -> TestRunResource {
         TestRunResource { data }
     }
-}
-
-fn requests_from(list: &Value) -> Vec<RequestSpec> {
-    list.elements()
-        .iter()
-        .map(|r| RequestSpec {
-            url: r.get("url").as_str().unwrap_or_default().to_string(),
-            method: r.get("method").as_str().unwrap_or("GET").to_uppercase(),
-            headers: r.get("headers").to_string_map(),
-            body: r.get("body").as_str().unwrap_or_default().to_string(),
-        })
-        .collect()
-}
-
-/// Builds the domain test definition from a wholly known configuration.
-pub fn spec_from_config(config: &Value) -> Result<TestSpec, Diagnostics> {
-    let mut d = Diagnostics::new();
-    schema::validate_except_gates(&mut d, config);
-    let gates = schema::parse_gates(&mut d, config.get("gates"));
-    let scenario_v = config.get("scenario");
-    let scenario = match ScriptType::parse(scenario_v.get("type").as_str().unwrap_or("simple")) {
-        Some(kind) => Scenario::from_script(kind, scenario_v.get("script").as_str().unwrap_or_default().into()),
-        None => Scenario::Simple {
-            requests: requests_from(scenario_v.get("requests")),
-        },
-    };
-    let load_v = config.get("load");
-    let dur = |v: &Value| v.as_str().and_then(|s| parse_duration(s).ok());
-    let load = Load {
-        concurrency: load_v
-            .get("concurrency")
-            .as_i64()
-            .unwrap_or(1)
-            .clamp(0, u32::MAX as i64) as u32,
-        task_count: load_v.get("task_count").as_i64().unwrap_or(1).clamp(0, u32::MAX as i64) as u32,
-        regions: load_v.get("regions").to_string_list(),
-        ramp_up: dur(load_v.get("ramp_up")).unwrap_or_default(),
-        hold_for: dur(load_v.get("hold_for")).unwrap_or_default(),
-    };
-    if let Scenario::Simple { requests } = &scenario {
-        if config.get("dlt").is_null() && !d.has_errors() {
-            local::check_requests(&mut d, requests);
-        }
-    }
-    if d.has_errors() {
-        return Err(d);
-    }
-    let name = config.get("name").as_str().unwrap_or_default().to_string();
-    let description = config
-        .get("description")
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_default();
-    Ok(TestSpec {
-        name,
-        description,
-        scenario,
-        load,
-        gates,
-    })
 }
 
 /// The diagnostic for failed gates: one table of every gate.
@@ -130,22 +82,12 @@ fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, verdict: &Verdict, fail: bo
     } else {
         Diagnostic::warning(format!("Quality gate failed: {}", spec.name), detail)
     }
-    .at(crate::plugin::AttrPath::root("gates"))
-}
-
-fn timeout_of(config: &Value, op: &str, default: Duration) -> Duration {
-    config
-        .get("timeouts")
-        .get(op)
-        .as_str()
-        .and_then(|s| parse_duration(s).ok())
-        .unwrap_or(default)
+    .at(AttrPath::root("gates"))
 }
 
 /// Writes the configured reports; failures become error diagnostics naming the attribute.
-fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, verdict: &Verdict) -> Diagnostics {
+fn write_reports(config: &TestRunConfig, spec: &TestSpec, rec: &RunRecord, verdict: &Verdict) -> Diagnostics {
     let mut d = Diagnostics::new();
-    let report_cfg = config.get("report");
     let meta = ReportMeta {
         test_id: rec.id.clone(),
         engine: rec.engine.to_string(),
@@ -154,11 +96,11 @@ fn write_reports(config: &Value, spec: &TestSpec, rec: &RunRecord, verdict: &Ver
         finished_at: rec.finished_at.clone(),
         console_url: rec.console_url.clone(),
     };
-    for f in &report::FORMATS {
-        if let Some(path) = report_cfg.get(f.key).as_str() {
+    for (f, (_, path)) in report::FORMATS.iter().zip(&config.report) {
+        if let Attr::Known(path) = path {
             if let Err(e) = (f.write)(path.as_ref(), spec, &rec.results, verdict, &meta) {
                 d.attr_error(
-                    &format!("report.{}", f.key),
+                    AttrPath::root("report").attr(f.key),
                     format!("Could not write {} report", f.name),
                     e.to_string(),
                 );
@@ -179,46 +121,41 @@ impl Resource for TestRunResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = schema::validate(config);
-        // The engine's own request check (methods, header values) once the requests are known.
-        let requests = config.get("scenario").get("requests");
-        if config.get("dlt").is_null() && requests.is_wholly_known() && !d.has_errors() {
-            local::check_requests(&mut d, &requests_from(requests));
-        }
-        d
+        config::validate(config).1
     }
 
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan) -> Diagnostics {
-        // Only `timeouts` can change without replacement; then nothing computed changes.
-        // Every computed-only attribute of the schema keeps its prior value, so a new result
-        // attribute cannot be forgotten here (it was: `percentile_method` came out unknown).
+        // Only `timeouts` can change without replacement; then nothing computed changes (every
+        // computed-only attribute of the schema, so a new one cannot be forgotten here).
         if !plan.is_create() && plan.requires_replace.is_empty() {
-            for attr in schema::schema().block.attributes {
-                if attr.computed && !attr.optional && !attr.required {
-                    let prior = plan.prior.get(&attr.name).clone();
-                    plan.planned.set(&attr.name, prior);
-                }
-            }
+            state::keep_computed(&plan.prior, &mut plan.planned);
         }
         Diagnostics::new()
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value, config: &Value) -> Outcome {
-        let spec = match spec_from_config(planned) {
+    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> Outcome {
+        let (config, d) = config::validate(planned);
+        if d.has_errors() {
+            return Outcome::failed(d);
+        }
+        let spec = match config.spec() {
             Ok(s) => s,
             Err(d) => return Outcome::failed(d),
         };
-        let on_dlt = !planned.get("dlt").is_null();
-        let rec = if on_dlt {
-            let default = spec.load.ramp_up + spec.load.hold_for + Duration::from_secs(30 * 60);
-            let timeout = timeout_of(config, "create", default);
-            match dlt::run(ctx, &self.data, &spec, planned, timeout).await {
+        let run_time = spec.load.ramp_up + spec.load.hold_for;
+        let rec = if let Attr::Known(dlt_config) = &config.dlt {
+            let timeout = config
+                .timeouts
+                .create
+                .or(run_time + DLT_SLACK)
+                .unwrap_or(run_time + DLT_SLACK);
+            match dlt::run(ctx, &self.data, &spec, dlt_config, timeout).await {
                 Ok(rec) => rec,
                 Err((state_rec, d)) => {
                     // A run that started on DLT exists there: keep its id so destroy can delete it.
                     return match state_rec {
                         Some(rec) => Outcome {
-                            state: Some(state_from(
+                            state: Some(state::write(
                                 planned,
                                 &rec,
                                 &Verdict::of(&Default::default(), &rec.results),
@@ -231,20 +168,17 @@ impl Resource for TestRunResource {
                 }
             }
         } else {
-            let timeout = timeout_of(
-                config,
-                "create",
-                spec.load.ramp_up + spec.load.hold_for + local::LOCAL_SLACK,
-            );
-            match local::run(ctx, &spec, planned, timeout).await {
+            let default = run_time + local::LOCAL_SLACK;
+            let timeout = config.timeouts.create.or(default).unwrap_or(default);
+            match local::run(ctx, &spec, config.load.request_timeout(), timeout).await {
                 Ok(rec) => rec,
                 Err(d) => return Outcome::failed(d),
             }
         };
         let verdict = Verdict::of(&spec.gates, &rec.results);
         let passed = verdict.passed;
-        let fail_on_gate = planned.get("fail_on_gate").as_bool().unwrap_or(true);
-        let mut diags = write_reports(planned, &spec, &rec, &verdict);
+        let fail_on_gate = config.fail_on_gate();
+        let mut diags = write_reports(&config, &spec, &rec, &verdict);
         log::info!(
             "dlt_test_run {:?}: {} requests, success rate {:.2}%, p95 {:.1} ms: {}",
             spec.name,
@@ -266,7 +200,7 @@ impl Resource for TestRunResource {
             diags.push(gate_diagnostic(&spec, &rec, &verdict, fail_on_gate));
         }
         Outcome {
-            state: Some(state_from(planned, &rec, &verdict)),
+            state: Some(state::write(planned, &rec, &verdict)),
             private: Vec::new(),
             diagnostics: diags,
         }
@@ -290,10 +224,18 @@ impl Resource for TestRunResource {
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
-        if prior.get("engine").as_str() == Some("dlt") {
-            let timeout = timeout_of(prior, "delete", Duration::from_secs(10 * 60));
-            return dlt::delete(ctx, &self.data, prior, timeout).await;
+        let prior = PriorRun::read(prior);
+        match (prior.on_dlt(), prior.id.known(), prior.config.dlt.known()) {
+            (true, Some(test_id), Some(dlt_config)) => {
+                let timeout = prior
+                    .config
+                    .timeouts
+                    .delete
+                    .or(DEFAULT_DELETE_TIMEOUT)
+                    .unwrap_or(DEFAULT_DELETE_TIMEOUT);
+                dlt::delete(ctx, &self.data, test_id, dlt_config, timeout).await
+            }
+            _ => Diagnostics::new(),
         }
-        Diagnostics::new()
     }
 }

@@ -1,13 +1,9 @@
-//! Schema and plan-time validation of `dlt_test_run`: every argument forces a new run, and every
-//! problem that can be found offline is reported here with the attribute's path.
+//! The `dlt_test_run` schema: every argument forces a new run. The checks of the arguments are
+//! the configuration model's (`config.rs`), which reads exactly the attributes named here.
 
-use crate::dlt::gates::{Gates, Limit, Unit, GATES};
-use crate::plugin::{timeouts_block, Attribute, Block, Diagnostics, Schema, Type, Value};
-
-use crate::dlt::limits;
+use crate::dlt::gates::{Unit, GATES};
 use crate::dlt::report;
-use crate::dlt::scenario::ScriptType;
-use crate::resources::checks;
+use crate::plugin::{timeouts_block, Attribute, Block, Schema, Type};
 
 /// Computed `results` object: the shared results model, times in ms, throughput in req/s.
 pub const RESULT_FIELDS: [(&str, &str); 12] = [
@@ -174,230 +170,14 @@ pub fn schema() -> Schema {
     )
 }
 
-/// Offline validation of a (possibly partly unknown) configuration.
-pub fn validate(config: &Value) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    validate_except_gates(&mut d, config);
-    parse_gates(&mut d, config.get("gates"));
-    d
-}
-
-/// `gates`: one limit per attribute set, each checked in its gate's unit; null and unknown
-/// attributes are left out (Terraform validates again once they are known).
-pub fn parse_gates(d: &mut Diagnostics, gates: &Value) -> Gates {
-    let mut out = Gates::default();
-    for g in &GATES {
-        let path = format!("gates.{}", g.name);
-        let v = gates.get(g.name);
-        let (min, max) = g.unit.bounds();
-        let limit = match g.unit {
-            Unit::Duration => checks::duration(d, &path, v).map(Limit::Duration),
-            Unit::Count => checks::int_in_range(d, &path, v, min as i64, max as i64).map(|n| Limit::Count(n as u64)),
-            Unit::Percent | Unit::Rate => checks::number_in_range(d, &path, v, min, max).map(Limit::Number),
-        };
-        if let Some(limit) = limit {
-            // The limit was read in the gate's own unit, so it fits.
-            let _ = out.set(g.name, limit);
-        }
-    }
-    out
-}
-
-/// Everything but `gates`.
-pub fn validate_except_gates(d: &mut Diagnostics, config: &Value) {
-    checks::non_empty(d, "name", config.get("name"));
-
-    let dlt = config.get("dlt");
-    let on_dlt = !dlt.is_null();
-    if on_dlt {
-        checks::http_url(d, "dlt.api_endpoint", dlt.get("api_endpoint"));
-        checks::http_url(d, "dlt.console_url", dlt.get("console_url"));
-        let cognito = dlt.get("cognito");
-        checks::one_of(
-            d,
-            "dlt.cognito.auth_flow",
-            cognito.get("auth_flow"),
-            &["USER_PASSWORD_AUTH", "USER_SRP_AUTH"],
-        );
-        for name in [
-            "user_pool_id",
-            "client_id",
-            "identity_pool_id",
-            "username",
-            "password_ssm_parameter",
-        ] {
-            checks::non_empty(d, &format!("dlt.cognito.{name}"), cognito.get(name));
-        }
-    }
-
-    let scenario = config.get("scenario");
-    let kind = match scenario.get("type") {
-        Value::Null => Some("simple"),
-        v => checks::one_of(d, "scenario.type", v, &["simple", "jmeter", "k6", "locust"]),
-    };
-    let requests = scenario.get("requests");
-    match kind {
-        Some("simple") => {
-            if requests.is_null() || (!requests.is_unknown() && requests.elements().is_empty()) {
-                d.attr_error(
-                    "scenario.requests",
-                    "Missing requests",
-                    "A simple scenario needs at least one request in scenario.requests.",
-                );
-            }
-            if !scenario.get("script").is_null() {
-                d.attr_error(
-                    "scenario.script",
-                    "Unexpected script",
-                    "scenario.script is only used with type = \"jmeter\", \"k6\" or \"locust\".",
-                );
-            }
-        }
-        Some(t) => {
-            // one_of let only the listed types through; "simple" is matched above.
-            let kind = ScriptType::parse(t).unwrap_or(ScriptType::Jmeter);
-            if !on_dlt {
-                d.attr_error(
-                    "scenario.type",
-                    "Script tests need DLT",
-                    format!(
-                        "type = \"{t}\" runs only on Distributed Load Testing on AWS{}: add a dlt block, or use type = \"simple\" on the local engine.",
-                        if kind.needs_v4() { " v4" } else { "" }
-                    ),
-                );
-            }
-            match scenario.get("script") {
-                Value::Null => d.attr_error(
-                    "scenario.script",
-                    "Missing script",
-                    format!(
-                        "A {t} scenario needs scenario.script ({}).",
-                        kind.extensions()
-                            .iter()
-                            .map(|e| format!(".{e}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ),
-                Value::String(s) => {
-                    if let Err(e) = kind.check_extension(s) {
-                        d.attr_error("scenario.script", "Invalid script", format!("scenario.script: {e}."));
-                    } else if !std::path::Path::new(s).is_file() {
-                        d.attr_error(
-                            "scenario.script",
-                            "Script not found",
-                            format!(
-                                "scenario.script {s:?} is not a readable file (relative paths start from the directory \
-                                 Terraform runs in; path.module helps in modules)."
-                            ),
-                        );
-                    }
-                }
-                _ => {}
-            }
-            if !requests.is_null() && !requests.elements().is_empty() {
-                d.attr_error(
-                    "scenario.requests",
-                    "Unexpected requests",
-                    "scenario.requests is only used with type = \"simple\".",
-                );
-            }
-        }
-        _ => {}
-    }
-    if let Err(e) = limits::requests(requests.elements().len()) {
-        d.attr_error(
-            "scenario.requests",
-            "Too many requests",
-            format!("scenario.requests: {e}."),
-        );
-    }
-    for (i, r) in requests.elements().iter().enumerate() {
-        let p = format!("scenario.requests[{i}]");
-        checks::http_url(d, &format!("{p}.url"), r.get("url"));
-        if let Some(Err(e)) = r.get("body").as_str().map(limits::body) {
-            d.attr_error(&format!("{p}.body"), "Body too large", format!("{p}.body: {e}."));
-        }
-        let over = r.get("headers").entries().and_then(|h| {
-            limits::header_count(h.len()).err().or_else(|| {
-                h.iter()
-                    .find_map(|(k, v)| limits::header(k, v.as_str().unwrap_or_default()).err())
-            })
-        });
-        let headers_within_limits = over.is_none();
-        if let Some(e) = over {
-            d.attr_error(
-                &format!("{p}.headers"),
-                "Header limit exceeded",
-                format!("{p}.headers: {e}."),
-            );
-        }
-        if let Some(m) = r.get("method").as_str() {
-            let ok = !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic());
-            if !ok {
-                d.attr_error(
-                    &format!("{p}.method"),
-                    "Invalid method",
-                    format!("{m:?} is not an HTTP method such as \"GET\"."),
-                );
-            } else if on_dlt && !["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"].contains(&m) {
-                d.attr_error(
-                    &format!("{p}.method"),
-                    "Invalid method",
-                    format!("DLT accepts GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS, got {m:?}."),
-                );
-            }
-        }
-        // Over the limits, the per-name checks would repeat the problem thousands of times.
-        if let Some(h) = r.get("headers").entries().filter(|_| headers_within_limits) {
-            for name in h.keys() {
-                let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-                if !ok {
-                    d.attr_error(
-                        &format!("{p}.headers"),
-                        "Invalid header name",
-                        format!("{name:?} is not a valid header name."),
-                    );
-                }
-            }
-        }
-    }
-
-    let load = config.get("load");
-    checks::int_in_range(d, "load.concurrency", load.get("concurrency"), 1, 100_000);
-    checks::int_in_range(d, "load.task_count", load.get("task_count"), 1, 10_000);
-    checks::duration(d, "load.ramp_up", load.get("ramp_up"));
-    checks::positive_duration(d, "load.hold_for", load.get("hold_for"));
-    checks::positive_duration(d, "load.request_timeout", load.get("request_timeout"));
-    for (i, r) in load.get("regions").elements().iter().enumerate() {
-        if let Some(s) = r.as_str() {
-            let ok = !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !ok {
-                d.attr_error(
-                    &format!("load.regions[{i}]"),
-                    "Invalid region",
-                    format!("{s:?} is not an AWS region name."),
-                );
-            }
-        }
-    }
-
-    let report = config.get("report");
-    for f in &report::FORMATS {
-        checks::non_empty(d, &format!("report.{}", f.key), report.get(f.key));
-    }
-    let timeouts = config.get("timeouts");
-    checks::positive_duration(d, "timeouts.create", timeouts.get("create"));
-    checks::positive_duration(d, "timeouts.delete", timeouts.get("delete"));
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::dlt::gates::Limit;
+    use crate::plugin::{Diagnostics, Value};
+    use crate::resources::test_run::config::TestRunConfig;
 
     fn gate_paths(d: &Diagnostics) -> Vec<String> {
         d.iter()
@@ -419,7 +199,7 @@ mod tests {
         let table: Vec<String> = GATES.iter().map(|g| g.name.to_string()).collect();
         assert_eq!(gates_attr, table);
 
-        let config = Value::object(GATES.iter().map(|g| {
+        let gates = Value::object(GATES.iter().map(|g| {
             let v = match g.unit {
                 Unit::Duration => Value::string("250ms"),
                 Unit::Count => Value::int(3),
@@ -427,9 +207,9 @@ mod tests {
             };
             (g.name, v)
         }));
-        let mut d = Diagnostics::new();
-        let gates = parse_gates(&mut d, &config);
-        assert!(d.is_empty(), "{d:?}");
+        let (config, d) = TestRunConfig::parse(&Value::object([("gates", gates)]));
+        let gates = config.gates;
+        assert!(gate_paths(&d).iter().all(|p| !p.starts_with("gates")), "{d:?}");
         assert_eq!(gates.iter().count(), GATES.len());
         assert_eq!(gates.get("max_p95"), Some(Limit::Duration(Duration::from_millis(250))));
         assert_eq!(gates.get("max_failures"), Some(Limit::Count(3)));
@@ -438,15 +218,20 @@ mod tests {
 
     #[test]
     fn bad_gates_name_their_path_and_unknowns_wait() {
-        let config = Value::object([
+        let gates = Value::object([
             ("min_success_rate", Value::int(120)),
             ("max_p95", Value::string("fast")),
             ("max_failures", Value::float(1.5)),
             ("min_throughput", Value::float(-1.0)),
             ("max_p99", Value::Unknown),
         ]);
-        let mut d = Diagnostics::new();
-        let gates = parse_gates(&mut d, &config);
+        let (config, d) = TestRunConfig::parse(&Value::object([("gates", gates)]));
+        let gates = config.gates;
+        let d = Diagnostics(
+            d.0.into_iter()
+                .filter(|x| x.attribute.as_ref().is_some_and(|p| p.to_string().starts_with("gates")))
+                .collect(),
+        );
         assert_eq!(
             gate_paths(&d),
             [
@@ -457,8 +242,8 @@ mod tests {
             ]
         );
         assert!(gates.is_empty());
-        let mut d = Diagnostics::new();
-        assert!(parse_gates(&mut d, &Value::Null).is_empty());
-        assert!(d.is_empty());
+        let (config, d) = TestRunConfig::parse(&Value::object([("gates", Value::Null)]));
+        assert!(config.gates.is_empty());
+        assert!(gate_paths(&d).iter().all(|p| !p.starts_with("gates")), "{d:?}");
     }
 }

@@ -1,0 +1,846 @@
+//! The `dlt_test_run` configuration model: one read of the Terraform value into typed structs,
+//! with every problem that can be found offline reported at its attribute's path.
+//!
+//! `ValidateResourceConfig` is this parse with unknowns tolerated (an unknown attribute is
+//! checked once Terraform knows it); apply runs the same parse on the planned value and turns it
+//! into the domain's [`TestSpec`]; the `run` command reads its JSON through it too, so the
+//! defaults of the schema (`scenario.type`, `method`, `task_count`, ...) hold there as well.
+//! The attribute names are spelled here and in `schema.rs` only; a unit test holds the two in
+//! step.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::aws::cognito_auth::AuthFlow;
+use crate::dlt::gates::{Gates, Limit, Unit, GATES};
+use crate::dlt::limits;
+use crate::dlt::report;
+use crate::dlt::scenario::{Load, RequestSpec, Scenario, ScriptType, TestSpec};
+use crate::plugin::{Diagnostics, Value};
+use crate::resources::checks;
+use crate::resources::model::{Attr, Field, Obj, Parse};
+
+use super::local;
+
+/// `dlt_test_run`'s arguments.
+#[derive(Debug, Clone, Default)]
+pub struct TestRunConfig {
+    pub name: Attr<String>,
+    pub description: Attr<String>,
+    pub dlt: Attr<DltConfig>,
+    pub scenario: ScenarioConfig,
+    pub load: LoadConfig,
+    pub gates: Gates,
+    pub fail_on_gate: Attr<bool>,
+    pub triggers: Attr<BTreeMap<String, String>>,
+    /// Report paths, by [`report::FORMATS`] key.
+    pub report: Vec<(&'static str, Attr<String>)>,
+    pub timeouts: Timeouts,
+}
+
+/// The `dlt` block: where and how to reach DLT.
+#[derive(Debug, Clone, Default)]
+pub struct DltConfig {
+    pub api_endpoint: Attr<String>,
+    pub region: Attr<String>,
+    pub scenarios_bucket: Attr<String>,
+    pub console_url: Attr<String>,
+    pub cognito: Attr<CognitoConfig>,
+}
+
+/// `dlt.cognito`: log in like the DLT console.
+#[derive(Debug, Clone, Default)]
+pub struct CognitoConfig {
+    pub user_pool_id: Attr<String>,
+    pub client_id: Attr<String>,
+    pub identity_pool_id: Attr<String>,
+    pub username: Attr<String>,
+    pub password_ssm_parameter: Attr<String>,
+    pub auth_flow: Attr<AuthFlow>,
+}
+
+/// What a scenario is: HTTP requests, or a script of one of DLT's script types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScenarioKind {
+    Simple,
+    Script(ScriptType),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioConfig {
+    /// `type`; null reads as `simple`.
+    pub kind: Attr<ScenarioKind>,
+    pub requests: Attr<Vec<RequestConfig>>,
+    pub script: Attr<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestConfig {
+    pub url: Attr<String>,
+    pub method: Attr<String>,
+    pub headers: Attr<BTreeMap<String, String>>,
+    pub body: Attr<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadConfig {
+    pub concurrency: Attr<u32>,
+    pub task_count: Attr<u32>,
+    pub regions: Attr<Vec<String>>,
+    pub ramp_up: Attr<Duration>,
+    pub hold_for: Attr<Duration>,
+    pub request_timeout: Attr<Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timeouts {
+    pub create: Attr<Duration>,
+    pub delete: Attr<Duration>,
+}
+
+/// Methods DLT's simple test type accepts.
+const DLT_METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/// Default per-request timeout of the local engine.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl TestRunConfig {
+    /// Reads a (possibly partly unknown) configuration, plan or state.
+    pub fn parse(v: &Value) -> (TestRunConfig, Diagnostics) {
+        let mut cx = Parse::new();
+        let config = TestRunConfig::read(&mut cx, v);
+        (config, cx.diags)
+    }
+
+    /// `parse`, for the drift test: also what was read and not.
+    pub(crate) fn read(cx: &mut Parse, v: &Value) -> TestRunConfig {
+        let mut o = Obj::root(v);
+        let name = {
+            let f = o.field("name");
+            f.read(|v| checks::non_empty(&mut cx.diags, &f.path.to_string(), v).map(str::to_string))
+        };
+        let description = o.field("description").string();
+        let dlt_field = o.field("dlt");
+        let on_dlt = !dlt_field.value.is_null();
+        let dlt = match dlt_field.read(|_| Some(())) {
+            Attr::Known(()) => Attr::Known(DltConfig::read(cx, &dlt_field)),
+            Attr::Unknown => Attr::Unknown,
+            Attr::Null => Attr::Null,
+        };
+        let scenario = ScenarioConfig::read(cx, &o.field("scenario"), on_dlt);
+        let load = LoadConfig::read(cx, &o.field("load"));
+        let gates = read_gates(cx, &o.field("gates"));
+        let fail_on_gate = o.field("fail_on_gate").bool();
+        let triggers = o.field("triggers").string_map();
+        let mut report_obj = o.field("report").object();
+        let report = report::FORMATS
+            .iter()
+            .map(|f| {
+                let field = report_obj.field(f.key);
+                let path = field.path.to_string();
+                (
+                    f.key,
+                    field.read(|v| checks::non_empty(&mut cx.diags, &path, v).map(str::to_string)),
+                )
+            })
+            .collect();
+        report_obj.finish(cx);
+        let timeouts = Timeouts::read(cx, &o.field("timeouts"));
+        // The computed attributes are the state model's (`state.rs`).
+        o.finish(cx);
+        TestRunConfig {
+            name,
+            description,
+            dlt,
+            scenario,
+            load,
+            gates,
+            fail_on_gate,
+            triggers,
+            report,
+            timeouts,
+        }
+    }
+
+    /// Whether the run goes to DLT (a `dlt` block, known or not yet known).
+    pub fn on_dlt(&self) -> bool {
+        !self.dlt.is_null()
+    }
+
+    /// The requests as the engine takes them, when they are all known.
+    pub fn requests(&self) -> Option<Vec<RequestSpec>> {
+        self.scenario
+            .requests
+            .known()?
+            .iter()
+            .map(RequestConfig::spec)
+            .collect()
+    }
+
+    /// `fail_on_gate`, default true.
+    pub fn fail_on_gate(&self) -> bool {
+        self.fail_on_gate.or(true).unwrap_or(true)
+    }
+
+    /// The domain test definition of a wholly known, valid configuration; the diagnostics say
+    /// what is missing otherwise.
+    pub fn spec(&self) -> Result<TestSpec, Diagnostics> {
+        let mut d = Diagnostics::new();
+        let mut need = |what: &str| d.error("Value not known", format!("{what} must be known when the test runs."));
+        let scenario = match self.scenario.kind.or(ScenarioKind::Simple) {
+            Some(ScenarioKind::Script(kind)) => match self.scenario.script.known() {
+                Some(s) => Some(Scenario::from_script(kind, s.into())),
+                None => {
+                    need("scenario.script");
+                    None
+                }
+            },
+            Some(ScenarioKind::Simple) => match self.requests() {
+                Some(requests) => Some(Scenario::Simple { requests }),
+                None => {
+                    need("scenario.requests");
+                    None
+                }
+            },
+            None => {
+                need("scenario.type");
+                None
+            }
+        };
+        let load = self.load.spec();
+        if load.is_none() {
+            need("load");
+        }
+        let name = self.name.known().cloned();
+        if name.is_none() {
+            need("name");
+        }
+        match (name, scenario, load) {
+            (Some(name), Some(scenario), Some(load)) if !d.has_errors() => Ok(TestSpec {
+                name,
+                description: self.description.known().cloned().unwrap_or_default(),
+                scenario,
+                load,
+                gates: self.gates.clone(),
+            }),
+            _ => Err(d),
+        }
+    }
+}
+
+impl DltConfig {
+    fn read(cx: &mut Parse, field: &Field<'_>) -> DltConfig {
+        let mut o = field.object();
+        let url = |cx: &mut Parse, f: Field<'_>| {
+            f.read(|v| checks::http_url(&mut cx.diags, &f.path.to_string(), v).map(str::to_string))
+        };
+        let api_endpoint = url(cx, o.field("api_endpoint"));
+        let region = o.field("region").string();
+        let scenarios_bucket = o.field("scenarios_bucket").string();
+        let console_url = url(cx, o.field("console_url"));
+        let cognito_field = o.field("cognito");
+        let cognito = match cognito_field.read(|_| Some(())) {
+            Attr::Known(()) => Attr::Known(CognitoConfig::read(cx, &cognito_field)),
+            Attr::Unknown => Attr::Unknown,
+            Attr::Null => Attr::Null,
+        };
+        o.finish(cx);
+        DltConfig {
+            api_endpoint,
+            region,
+            scenarios_bucket,
+            console_url,
+            cognito,
+        }
+    }
+}
+
+impl CognitoConfig {
+    fn read(cx: &mut Parse, field: &Field<'_>) -> CognitoConfig {
+        let mut o = field.object();
+        let auth_flow = {
+            let f = o.field("auth_flow");
+            f.read(|v| {
+                checks::one_of(
+                    &mut cx.diags,
+                    &f.path.to_string(),
+                    v,
+                    &["USER_PASSWORD_AUTH", "USER_SRP_AUTH"],
+                )
+                .and_then(|s| s.parse().ok())
+            })
+        };
+        let mut s = |name: &'static str| {
+            let f = o.field(name);
+            f.read(|v| checks::non_empty(&mut cx.diags, &f.path.to_string(), v).map(str::to_string))
+        };
+        let config = CognitoConfig {
+            user_pool_id: s("user_pool_id"),
+            client_id: s("client_id"),
+            identity_pool_id: s("identity_pool_id"),
+            username: s("username"),
+            password_ssm_parameter: s("password_ssm_parameter"),
+            auth_flow,
+        };
+        o.finish(cx);
+        config
+    }
+}
+
+impl ScenarioConfig {
+    fn read(cx: &mut Parse, field: &Field<'_>, on_dlt: bool) -> ScenarioConfig {
+        let d = &mut cx.diags;
+        let mut o = field.object();
+        let type_field = o.field("type");
+        let kind = match type_field.value {
+            Value::Null => Attr::Known(ScenarioKind::Simple),
+            v => type_field.read(|_| {
+                checks::one_of(
+                    d,
+                    &type_field.path.to_string(),
+                    v,
+                    &["simple", "jmeter", "k6", "locust"],
+                )
+                .map(|t| ScriptType::parse(t).map_or(ScenarioKind::Simple, ScenarioKind::Script))
+            }),
+        };
+        let requests_field = o.field("requests");
+        let script_field = o.field("script");
+        let requests = requests_field.value;
+        match kind {
+            Attr::Known(ScenarioKind::Simple) => {
+                if requests.is_null() || (!requests.is_unknown() && requests.elements().is_empty()) {
+                    d.attr_error(
+                        &requests_field.path,
+                        "Missing requests",
+                        "A simple scenario needs at least one request in scenario.requests.",
+                    );
+                }
+                if !script_field.value.is_null() {
+                    d.attr_error(
+                        &script_field.path,
+                        "Unexpected script",
+                        "scenario.script is only used with type = \"jmeter\", \"k6\" or \"locust\".",
+                    );
+                }
+            }
+            Attr::Known(ScenarioKind::Script(kind)) => {
+                let t = kind.name();
+                if !on_dlt {
+                    d.attr_error(
+                        &type_field.path,
+                        "Script tests need DLT",
+                        format!(
+                            "type = \"{t}\" runs only on Distributed Load Testing on AWS{}: add a dlt block, or use type = \"simple\" on the local engine.",
+                            if kind.needs_v4() { " v4" } else { "" }
+                        ),
+                    );
+                }
+                match script_field.value {
+                    Value::Null => d.attr_error(
+                        &script_field.path,
+                        "Missing script",
+                        format!(
+                            "A {t} scenario needs scenario.script ({}).",
+                            kind.extensions()
+                                .iter()
+                                .map(|e| format!(".{e}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                    Value::String(s) => {
+                        if let Err(e) = kind.check_extension(s) {
+                            d.attr_error(&script_field.path, "Invalid script", format!("scenario.script: {e}."));
+                        } else if !std::path::Path::new(s).is_file() {
+                            d.attr_error(
+                                &script_field.path,
+                                "Script not found",
+                                format!(
+                                    "scenario.script {s:?} is not a readable file (relative paths start from the \
+                                     directory Terraform runs in; path.module helps in modules)."
+                                ),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+                if !requests.is_null() && !requests.elements().is_empty() {
+                    d.attr_error(
+                        &requests_field.path,
+                        "Unexpected requests",
+                        "scenario.requests is only used with type = \"simple\".",
+                    );
+                }
+            }
+            _ => {}
+        }
+        if let Err(e) = limits::requests(requests.elements().len()) {
+            d.attr_error(
+                &requests_field.path,
+                "Too many requests",
+                format!("scenario.requests: {e}."),
+            );
+        }
+        let requests = requests_field
+            .elements()
+            .map(|list| list.iter().map(|r| RequestConfig::read(cx, r, on_dlt)).collect());
+        let script = script_field.string();
+        o.finish(cx);
+        ScenarioConfig { kind, requests, script }
+    }
+}
+
+impl RequestConfig {
+    fn read(cx: &mut Parse, field: &Field<'_>, on_dlt: bool) -> RequestConfig {
+        let d = &mut cx.diags;
+        let mut o = field.object();
+        let p = field.path.to_string();
+        let url_field = o.field("url");
+        let url = url_field.read(|v| checks::http_url(d, &url_field.path.to_string(), v).map(str::to_string));
+        let body_field = o.field("body");
+        if let Some(Err(e)) = body_field.value.as_str().map(limits::body) {
+            d.attr_error(&body_field.path, "Body too large", format!("{p}.body: {e}."));
+        }
+        let headers_field = o.field("headers");
+        let over = headers_field.value.entries().and_then(|h| {
+            limits::header_count(h.len()).err().or_else(|| {
+                h.iter()
+                    .find_map(|(k, v)| limits::header(k, v.as_str().unwrap_or_default()).err())
+            })
+        });
+        let headers_within_limits = over.is_none();
+        if let Some(e) = over {
+            d.attr_error(
+                &headers_field.path,
+                "Header limit exceeded",
+                format!("{p}.headers: {e}."),
+            );
+        }
+        let method_field = o.field("method");
+        if let Some(m) = method_field.value.as_str() {
+            let ok = !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic());
+            if !ok {
+                d.attr_error(
+                    &method_field.path,
+                    "Invalid method",
+                    format!("{m:?} is not an HTTP method such as \"GET\"."),
+                );
+            } else if on_dlt && !DLT_METHODS.contains(&m) {
+                d.attr_error(
+                    &method_field.path,
+                    "Invalid method",
+                    format!("DLT accepts GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS, got {m:?}."),
+                );
+            }
+        }
+        // Over the limits, the per-name checks would repeat the problem thousands of times.
+        if let Some(h) = headers_field.value.entries().filter(|_| headers_within_limits) {
+            for name in h.keys() {
+                let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+                if !ok {
+                    d.attr_error(
+                        &headers_field.path,
+                        "Invalid header name",
+                        format!("{name:?} is not a valid header name."),
+                    );
+                }
+            }
+        }
+        let config = RequestConfig {
+            url,
+            method: method_field.string(),
+            headers: headers_field.string_map(),
+            body: body_field.string(),
+        };
+        o.finish(cx);
+        config
+    }
+
+    /// The request as the engine takes it; `None` while anything in it is unknown.
+    fn spec(&self) -> Option<RequestSpec> {
+        Some(RequestSpec {
+            url: self.url.known()?.clone(),
+            method: self.method.or("GET".to_string())?.to_uppercase(),
+            headers: self.headers.or(BTreeMap::new())?,
+            body: self.body.or(String::new())?,
+        })
+    }
+}
+
+impl LoadConfig {
+    fn read(cx: &mut Parse, field: &Field<'_>) -> LoadConfig {
+        let d = &mut cx.diags;
+        let mut o = field.object();
+        let int = |d: &mut Diagnostics, f: Field<'_>, max: i64| {
+            f.read(|v| checks::int_in_range(d, &f.path.to_string(), v, 1, max).map(|n| n as u32))
+        };
+        let concurrency = int(d, o.field("concurrency"), 100_000);
+        let task_count = int(d, o.field("task_count"), 10_000);
+        let ramp_up = {
+            let f = o.field("ramp_up");
+            f.read(|v| checks::duration(d, &f.path.to_string(), v))
+        };
+        let mut positive = |name: &'static str| {
+            let f = o.field(name);
+            f.read(|v| checks::positive_duration(d, &f.path.to_string(), v))
+        };
+        let hold_for = positive("hold_for");
+        let request_timeout = positive("request_timeout");
+        let regions_field = o.field("regions");
+        for f in regions_field.elements().known().into_iter().flatten() {
+            if let Some(s) = f.value.as_str() {
+                let ok = !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !ok {
+                    d.attr_error(&f.path, "Invalid region", format!("{s:?} is not an AWS region name."));
+                }
+            }
+        }
+        let config = LoadConfig {
+            concurrency,
+            task_count,
+            regions: regions_field.string_list(),
+            ramp_up,
+            hold_for,
+            request_timeout,
+        };
+        o.finish(cx);
+        config
+    }
+
+    /// The load shape, when known: `task_count` defaults to 1 and `ramp_up` to zero.
+    fn spec(&self) -> Option<Load> {
+        Some(Load {
+            concurrency: *self.concurrency.known()?,
+            task_count: self.task_count.or(1)?,
+            regions: self.regions.or(Vec::new())?,
+            ramp_up: self.ramp_up.or(Duration::ZERO)?,
+            hold_for: *self.hold_for.known()?,
+        })
+    }
+
+    /// The local engine's per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+            .or(DEFAULT_REQUEST_TIMEOUT)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
+    }
+}
+
+impl Timeouts {
+    fn read(cx: &mut Parse, field: &Field<'_>) -> Timeouts {
+        let mut o = field.object();
+        let mut positive = |cx: &mut Parse, name: &'static str| {
+            let f = o.field(name);
+            f.read(|v| checks::positive_duration(&mut cx.diags, &f.path.to_string(), v))
+        };
+        let t = Timeouts {
+            create: positive(cx, "create"),
+            delete: positive(cx, "delete"),
+        };
+        o.finish(cx);
+        t
+    }
+}
+
+/// `gates`: one limit per attribute set, each checked in its gate's unit; null and unknown
+/// attributes are left out (Terraform validates again once they are known).
+fn read_gates(cx: &mut Parse, field: &Field<'_>) -> Gates {
+    let mut o = field.object();
+    let mut out = Gates::default();
+    for g in &GATES {
+        let f = o.field(g.name);
+        let path = f.path.to_string();
+        let d = &mut cx.diags;
+        let (min, max) = g.unit.bounds();
+        let limit = f.read(|v| match g.unit {
+            Unit::Duration => checks::duration(d, &path, v).map(Limit::Duration),
+            Unit::Count => checks::int_in_range(d, &path, v, min as i64, max as i64).map(|n| Limit::Count(n as u64)),
+            Unit::Percent | Unit::Rate => checks::number_in_range(d, &path, v, min, max).map(Limit::Number),
+        });
+        if let Attr::Known(limit) = limit {
+            // The limit was read in the gate's own unit, so it fits.
+            let _ = out.set(g.name, limit);
+        }
+    }
+    o.finish(cx);
+    out
+}
+
+/// The plan-time checks: the parse, then the local engine's own request check once the requests
+/// are known and nothing else is wrong.
+pub fn validate(v: &Value) -> (TestRunConfig, Diagnostics) {
+    let (config, mut d) = TestRunConfig::parse(v);
+    if !config.on_dlt() && !d.has_errors() {
+        if let Some(requests) = config.requests() {
+            local::check_requests(&mut d, &requests);
+        }
+    }
+    (config, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::model::every_attribute_set;
+    use crate::resources::test_run::{schema, state};
+
+    fn paths(d: &Diagnostics) -> Vec<String> {
+        d.iter()
+            .filter_map(|x| x.attribute.as_ref().map(|p| p.to_string()))
+            .collect()
+    }
+
+    /// A configuration as Terraform sends it: every attribute of the schema present, null unless
+    /// set here.
+    fn config(set: &[(&str, Value)]) -> Value {
+        let mut v = every_attribute_set(&schema::schema().block);
+        null_all(&mut v);
+        for (k, x) in set {
+            v.set(k, x.clone());
+        }
+        v
+    }
+
+    fn null_all(v: &mut Value) {
+        if let Value::Object(m) = v {
+            m.values_mut().for_each(|x| *x = Value::Null);
+        }
+    }
+
+    fn simple(url: &str) -> Value {
+        Value::object([
+            ("type", Value::Null),
+            ("script", Value::Null),
+            (
+                "requests",
+                Value::List(vec![Value::object([
+                    ("url", Value::string(url)),
+                    ("method", Value::Null),
+                    ("headers", Value::Null),
+                    ("body", Value::Null),
+                ])]),
+            ),
+        ])
+    }
+
+    fn load(concurrency: Value, hold_for: Value) -> Value {
+        Value::object([
+            ("concurrency", concurrency),
+            ("task_count", Value::Null),
+            ("regions", Value::Null),
+            ("ramp_up", Value::Null),
+            ("hold_for", hold_for),
+            ("request_timeout", Value::Null),
+        ])
+    }
+
+    #[test]
+    fn the_model_reads_every_schema_attribute_and_no_other() {
+        let mut cx = Parse::new();
+        TestRunConfig::read(&mut cx, &every_attribute_set(&schema::schema().block));
+        let mut unread = cx.unread.clone();
+        unread.sort();
+        let mut computed = state::computed();
+        computed.sort();
+        assert_eq!(
+            unread, computed,
+            "schema attributes the configuration model does not read"
+        );
+        assert!(
+            cx.strays.is_empty(),
+            "names the model reads that the schema lacks: {:?}",
+            cx.strays
+        );
+    }
+
+    #[test]
+    fn a_minimal_configuration_takes_the_schema_defaults() {
+        let v = config(&[
+            ("name", Value::string("smoke")),
+            ("scenario", simple("http://127.0.0.1:9/health")),
+            ("load", load(Value::int(3), Value::string("2s"))),
+        ]);
+        let (c, d) = validate(&v);
+        assert!(d.is_empty(), "{d}");
+        assert!(!c.on_dlt());
+        assert!(c.fail_on_gate());
+        assert_eq!(c.load.request_timeout(), DEFAULT_REQUEST_TIMEOUT);
+        let spec = c.spec().unwrap();
+        assert_eq!(spec.name, "smoke");
+        assert_eq!(spec.load.concurrency, 3);
+        assert_eq!(spec.load.task_count, 1);
+        assert_eq!(spec.load.ramp_up, Duration::ZERO);
+        assert_eq!(spec.load.hold_for, Duration::from_secs(2));
+        let Scenario::Simple { requests } = &spec.scenario else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(requests[0].method, "GET");
+        assert!(spec.gates.is_empty());
+    }
+
+    #[test]
+    fn every_argument_is_read_into_its_field() {
+        let mut v = config(&[
+            ("name", Value::string("checkout")),
+            ("description", Value::string("PR gate")),
+            ("fail_on_gate", Value::Bool(false)),
+            ("triggers", Value::string_map([("release", "42")])),
+        ]);
+        v.set(
+            "dlt",
+            Value::object([
+                (
+                    "api_endpoint",
+                    Value::string("https://x.execute-api.eu-west-1.amazonaws.com/prod/"),
+                ),
+                ("region", Value::string("eu-west-1")),
+                ("scenarios_bucket", Value::string("bucket")),
+                ("console_url", Value::string("https://d1.cloudfront.net")),
+                (
+                    "cognito",
+                    Value::object([
+                        ("user_pool_id", Value::string("eu-west-1_a")),
+                        ("client_id", Value::string("c")),
+                        ("identity_pool_id", Value::string("eu-west-1:i")),
+                        ("username", Value::string("admin")),
+                        ("password_ssm_parameter", Value::string("/p")),
+                        ("auth_flow", Value::string("USER_SRP_AUTH")),
+                    ]),
+                ),
+            ]),
+        );
+        let mut scenario = simple("https://app.example.com/cart");
+        scenario.set(
+            "requests",
+            Value::List(vec![Value::object([
+                ("url", Value::string("https://app.example.com/cart")),
+                ("method", Value::string("POST")),
+                ("headers", Value::string_map([("X-A", "1")])),
+                ("body", Value::string("{}")),
+            ])]),
+        );
+        v.set("scenario", scenario);
+        v.set(
+            "load",
+            Value::object([
+                ("concurrency", Value::int(5)),
+                ("task_count", Value::int(2)),
+                ("regions", Value::List(vec![Value::string("eu-west-1")])),
+                ("ramp_up", Value::string("10s")),
+                ("hold_for", Value::string("1m")),
+                ("request_timeout", Value::string("5s")),
+            ]),
+        );
+        v.set(
+            "gates",
+            Value::object([
+                ("max_p95", Value::string("800ms")),
+                ("min_success_rate", Value::int(99)),
+            ]),
+        );
+        v.set("report", Value::object([("junit_path", Value::string("r.xml"))]));
+        v.set(
+            "timeouts",
+            Value::object([("create", Value::string("20m")), ("delete", Value::string("2m"))]),
+        );
+        let (c, d) = validate(&v);
+        assert!(d.is_empty(), "{d}");
+        let dlt = c.dlt.known().unwrap();
+        assert_eq!(dlt.region.known().map(String::as_str), Some("eu-west-1"));
+        assert_eq!(dlt.scenarios_bucket.known().map(String::as_str), Some("bucket"));
+        let cognito = dlt.cognito.known().unwrap();
+        assert_eq!(cognito.auth_flow, Attr::Known(AuthFlow::UserSrp));
+        assert_eq!(cognito.username.known().map(String::as_str), Some("admin"));
+        assert!(!c.fail_on_gate());
+        assert_eq!(c.triggers.known().map(|t| t["release"].clone()).as_deref(), Some("42"));
+        assert_eq!(c.timeouts.create, Attr::Known(Duration::from_secs(1200)));
+        assert_eq!(c.timeouts.delete, Attr::Known(Duration::from_secs(120)));
+        assert_eq!(c.load.request_timeout(), Duration::from_secs(5));
+        assert_eq!(c.report[0], ("junit_path", Attr::Known("r.xml".to_string())));
+        let spec = c.spec().unwrap();
+        assert_eq!(spec.description, "PR gate");
+        assert_eq!(spec.load.task_count, 2);
+        assert_eq!(spec.load.regions, ["eu-west-1"]);
+        assert_eq!(spec.load.ramp_up, Duration::from_secs(10));
+        let Scenario::Simple { requests } = &spec.scenario else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(requests[0].method, "POST");
+        assert_eq!(requests[0].headers["X-A"], "1");
+        assert_eq!(requests[0].body, "{}");
+        assert_eq!(
+            spec.gates.get("max_p95"),
+            Some(Limit::Duration(Duration::from_millis(800)))
+        );
+    }
+
+    #[test]
+    fn unknowns_wait_without_a_diagnostic() {
+        let mut scenario = simple("http://127.0.0.1:9/");
+        scenario.set("requests", Value::Unknown);
+        let v = config(&[
+            ("name", Value::Unknown),
+            ("scenario", scenario),
+            ("load", load(Value::Unknown, Value::Unknown)),
+            ("gates", Value::object([("max_p95", Value::Unknown)])),
+            ("dlt", Value::Unknown),
+        ]);
+        let (c, d) = validate(&v);
+        assert!(d.is_empty(), "{d}");
+        assert!(c.name.is_unknown() && c.dlt.is_unknown() && c.on_dlt());
+        assert!(c.scenario.requests.is_unknown() && c.load.concurrency.is_unknown());
+        assert!(c.gates.is_empty());
+        let e = c.spec().unwrap_err().to_string();
+        assert!(e.contains("scenario.requests must be known"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_each_reported_at_their_path() {
+        let mut scenario = simple("ftp://x");
+        scenario.set("type", Value::string("soap"));
+        let v = config(&[
+            ("name", Value::string(" ")),
+            ("scenario", scenario),
+            ("load", load(Value::int(0), Value::string("5 parsecs"))),
+            ("gates", Value::object([("max_p95", Value::string("fast"))])),
+            ("report", Value::object([("json_path", Value::string(""))])),
+            ("timeouts", Value::object([("create", Value::string("0s"))])),
+        ]);
+        let (c, d) = validate(&v);
+        assert_eq!(
+            paths(&d),
+            [
+                "name",
+                "scenario.type",
+                "scenario.requests[0].url",
+                "load.concurrency",
+                "load.hold_for",
+                "gates.max_p95",
+                "report.json_path",
+                "timeouts.create",
+            ]
+        );
+        assert!(c.name.is_null() && c.load.concurrency.is_null());
+        assert!(c.spec().is_err());
+    }
+
+    #[test]
+    fn script_scenarios_need_dlt_and_a_script() {
+        let scenario = Value::object([
+            ("type", Value::string("jmeter")),
+            ("script", Value::Null),
+            ("requests", Value::Null),
+        ]);
+        let v = config(&[
+            ("name", Value::string("jm")),
+            ("scenario", scenario),
+            ("load", load(Value::int(1), Value::string("1s"))),
+        ]);
+        let (c, d) = validate(&v);
+        assert_eq!(paths(&d), ["scenario.type", "scenario.script"]);
+        assert_eq!(c.scenario.kind, Attr::Known(ScenarioKind::Script(ScriptType::Jmeter)));
+    }
+}
