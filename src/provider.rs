@@ -8,39 +8,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::aws::{AssumeRole, AwsClients, AwsSettings, Endpoints};
-use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Provider, Resource, Schema, Value};
-use crate::resources::checks;
+use crate::aws::{AwsClients, AwsSettings};
+use crate::plugin::{Ctx, DataSource, Diagnostics, Provider, Resource, Schema, Value};
+use crate::resources::provider_config::{self, ProviderConfig};
 use crate::resources::provider_data::{ProviderData, SharedData};
 use crate::resources::stack::StackResource;
 use crate::resources::stack_data::StackDataSource;
 use crate::resources::test_run::TestRunResource;
 
-/// The endpoint names accepted in `endpoints`, in schema order.
-pub const ENDPOINT_NAMES: [&str; 6] = ["cloudformation", "cognito_idp", "cognito_identity", "ssm", "s3", "sts"];
-
 /// Reads the AWS settings from the (wholly known) provider configuration.
 pub fn aws_settings(config: &Value) -> AwsSettings {
-    let s = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
-    let ar = config.get("assume_role");
-    let ep = config.get("endpoints");
-    AwsSettings {
-        region: s(config.get("region")),
-        profile: s(config.get("profile")),
-        assume_role: s(ar.get("role_arn")).map(|role_arn| AssumeRole {
-            role_arn,
-            session_name: s(ar.get("session_name")),
-            external_id: s(ar.get("external_id")),
-        }),
-        endpoints: Endpoints {
-            cloudformation: s(ep.get("cloudformation")),
-            cognito_idp: s(ep.get("cognito_idp")),
-            cognito_identity: s(ep.get("cognito_identity")),
-            ssm: s(ep.get("ssm")),
-            s3: s(ep.get("s3")),
-            sts: s(ep.get("sts")),
-        },
-    }
+    ProviderConfig::parse(config).0.aws_settings()
 }
 
 #[derive(Default)]
@@ -54,41 +32,6 @@ impl DltProvider {
     }
 }
 
-fn provider_schema() -> Schema {
-    let endpoint = |name: &str| {
-        Attribute::string(name).optional().describe(&format!(
-            "Custom endpoint URL for the `{name}` service (LocalStack, moto, VPC endpoints)."
-        ))
-    };
-    Schema::new(
-        Block::new(vec![
-            Attribute::string("region")
-                .optional()
-                .describe("AWS region. Defaults to `AWS_REGION`/`AWS_DEFAULT_REGION` or the profile's region."),
-            Attribute::string("profile").optional().describe("Named profile from the shared AWS config files."),
-            Attribute::single(
-                "assume_role",
-                vec![
-                    Attribute::string("role_arn").required().describe("ARN of the IAM role to assume."),
-                    Attribute::string("session_name")
-                        .optional()
-                        .describe("Session name for the assumed role. Default `terraform-provider-dlt`."),
-                    Attribute::string("external_id").optional().sensitive().describe("External ID required by the role's trust policy."),
-                ],
-            )
-            .optional()
-            .describe("Assume this IAM role (via STS) for every AWS call."),
-            Attribute::single("endpoints", ENDPOINT_NAMES.iter().map(|n| endpoint(n)).collect())
-                .optional()
-                .describe("Per-service endpoint overrides. These win over `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`."),
-        ])
-        .describe(
-            "Deploys Distributed Load Testing on AWS and runs gated load tests during `terraform apply`. \
-             The standard AWS environment (credentials, profiles, web identity, `AWS_ENDPOINT_URL*`) applies.",
-        ),
-    )
-}
-
 #[async_trait]
 impl Provider for DltProvider {
     fn type_name(&self) -> &'static str {
@@ -96,44 +39,11 @@ impl Provider for DltProvider {
     }
 
     fn schema(&self) -> Schema {
-        provider_schema()
+        provider_config::schema()
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        if let Some(region) = config.get("region").as_str() {
-            let ok = !region.is_empty()
-                && region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !ok {
-                d.attr_error(
-                    "region",
-                    "Invalid region",
-                    format!(
-                        "region {} is not an AWS region name such as \"eu-west-1\".",
-                        checks::shown(region)
-                    ),
-                );
-            }
-        }
-        if let Some(arn) = config.get("assume_role").get("role_arn").as_str() {
-            if !arn.starts_with("arn:") || !arn.contains(":role/") {
-                d.attr_error(
-                    "assume_role.role_arn",
-                    "Invalid role ARN",
-                    format!(
-                        "{} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>).",
-                        checks::shown(arn)
-                    ),
-                );
-            }
-        }
-        let endpoints = config.get("endpoints");
-        for name in ENDPOINT_NAMES {
-            checks::endpoint_url(&mut d, &format!("endpoints.{name}"), endpoints.get(name));
-        }
-        d
+        ProviderConfig::parse(config).1
     }
 
     async fn configure(&self, _ctx: &Ctx, config: &Value) -> Diagnostics {

@@ -95,6 +95,23 @@ pub fn non_empty<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'
     Some(s)
 }
 
+/// An AWS region name (`eu-west-1`): lowercase letters, digits and hyphens.
+pub fn aws_region<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
+    let s = v.as_str()?;
+    let ok = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        d.attr_error(
+            path,
+            "Invalid region",
+            format!("{path}: {} is not an AWS region name such as \"eu-west-1\".", shown(s)),
+        );
+        return None;
+    }
+    Some(s)
+}
+
 /// A user's value inside a diagnostic: quoted and cut to `aws::error::MAX_DETAIL` (200) characters, so a
 /// 50 MB attribute is not sent back whole.
 pub fn shown(s: &str) -> String {

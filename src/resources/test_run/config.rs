@@ -489,14 +489,7 @@ impl LoadConfig {
         let request_timeout = positive("request_timeout");
         let regions_field = o.field("regions");
         for f in regions_field.elements().known().into_iter().flatten() {
-            if let Some(s) = f.value.as_str() {
-                let ok = !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-                if !ok {
-                    d.attr_error(&f.path, "Invalid region", format!("{s:?} is not an AWS region name."));
-                }
-            }
+            checks::aws_region(d, &f.path.to_string(), f.value);
         }
         let config = LoadConfig {
             concurrency,
