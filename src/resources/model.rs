@@ -54,6 +54,15 @@ impl<T> Attr<T> {
         }
     }
 
+    /// `other` when this is known (a value checked by one read and taken by another).
+    pub fn and<U>(self, other: Attr<U>) -> Attr<U> {
+        match self {
+            Attr::Known(_) => other,
+            Attr::Unknown => Attr::Unknown,
+            Attr::Null => Attr::Null,
+        }
+    }
+
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Attr<U> {
         match self {
             Attr::Known(v) => Attr::Known(f(v)),
@@ -88,6 +97,13 @@ pub struct Parse {
 impl Parse {
     pub fn new() -> Parse {
         Parse::default()
+    }
+
+    /// One read of `v` by a model's `read`, with its diagnostics.
+    pub fn run<T>(v: &Value, read: impl FnOnce(&mut Parse, &Value) -> T) -> (T, Diagnostics) {
+        let mut cx = Parse::new();
+        let model = read(&mut cx, v);
+        (model, cx.diags)
     }
 }
 
@@ -204,6 +220,19 @@ impl<'v> Obj<'v> {
         Field {
             value,
             path: self.field.path.clone().attr(name),
+        }
+    }
+
+    /// Records in `cx` the names read that the object does not hold (for a second read of an
+    /// object whose other attributes another model reads).
+    pub fn finish_strays(self, cx: &mut Parse) {
+        let Some(entries) = self.field.value.entries() else {
+            return;
+        };
+        for name in &self.read {
+            if !entries.contains_key(*name) {
+                cx.strays.push(self.field.path.clone().attr(name).to_string());
+            }
         }
     }
 

@@ -65,9 +65,7 @@ pub struct AssumeRoleConfig {
 
 impl ProviderConfig {
     pub fn parse(v: &Value) -> (ProviderConfig, Diagnostics) {
-        let mut cx = Parse::new();
-        let config = ProviderConfig::read(&mut cx, v);
-        (config, cx.diags)
+        Parse::run(v, ProviderConfig::read)
     }
 
     pub(crate) fn read(cx: &mut Parse, v: &Value) -> ProviderConfig {

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 
 use crate::aws::cloudformation;
-use crate::plugin::{Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Outcome, Schema, Value};
+use crate::plugin::{AttrPath, Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Outcome, Schema, Value};
 
 use super::provider_data::{aws_clients, SharedData};
-use super::stack::convert::set_outputs;
-use super::stack::discover;
-use super::stack::schema::{computed_stack_attributes, validate_name};
+use super::stack::config::StackDataConfig;
+use super::stack::schema::computed_stack_attributes;
+use super::stack::{discover, state};
 
 pub struct StackDataSource {
     data: SharedData,
@@ -50,11 +50,7 @@ impl DataSource for StackDataSource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        if !config.get("name").as_str().is_some_and(|n| n.starts_with("arn:")) {
-            validate_name(&mut d, config.get("name"));
-        }
-        d
+        StackDataConfig::parse(config).1
     }
 
     async fn read(&self, _ctx: &Ctx, config: &Value) -> Outcome {
@@ -62,7 +58,11 @@ impl DataSource for StackDataSource {
             Ok(c) => c,
             Err(d) => return Outcome::failed(d),
         };
-        let name = config.get("name").as_str().unwrap_or_default();
+        let (args, d) = StackDataConfig::parse(config);
+        if d.has_errors() {
+            return Outcome::failed(d);
+        }
+        let name = args.name.known().map(String::as_str).unwrap_or_default();
         let desc = match cloudformation::describe_stack(&clients.cloudformation, name).await {
             Ok(Some(d)) if !d.is_deleted() => d,
             Ok(_) => {
@@ -71,23 +71,17 @@ impl DataSource for StackDataSource {
                         "DLT stack not found",
                         format!("CloudFormation stack {name:?} does not exist."),
                     )
-                    .at(crate::plugin::AttrPath::root("name"))
+                    .at(AttrPath::root("name"))
                     .into(),
                 )
             }
             Err(e) => return Outcome::failed(Diagnostic::error("Cannot read the DLT stack", e.to_string()).into()),
         };
-        let mut s = config.clone();
-        s.set("id", Value::string(desc.id.clone()));
-        s.set("status", Value::string(desc.status.clone()));
-        s.set("parameters", Value::string_map(desc.parameters.clone()));
-        s.set("tags", Value::string_map(desc.tags.clone()));
-        let overrides = config.get("output_names").to_string_map();
+        let overrides = args.output_names.known().cloned().unwrap_or_default();
         let mut diags = Diagnostics::new();
         let discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
-        set_outputs(&mut s, &desc.outputs, &overrides, &discovered);
         Outcome {
-            state: Some(s),
+            state: Some(state::data_source_state(config, &desc, &overrides, &discovered)),
             private: Vec::new(),
             diagnostics: diags,
         }

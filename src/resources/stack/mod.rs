@@ -5,9 +5,11 @@
 //! turns a newer one into an in-place update of that single attribute, so a rotation plans as
 //! "admin_password_version: 3 -> 4" and apply re-sets the password without touching the stack.
 //!
-//! Rooms: `schema.rs` (schema and plan-time checks), `convert.rs` (values to and from the
-//! domain), `private.rs` (private state), `diag.rs` (errors as diagnostics); this file is the
-//! resource's life cycle. The password workflow itself is `crate::aws::admin_password`.
+//! Rooms: `schema.rs` (the schema), `config.rs` (the arguments, read and checked once, the same
+//! way at validate, plan and apply), `state.rs` (what a state records besides the arguments, and
+//! its writers), `private.rs` (private state), `diag.rs` (errors as diagnostics); this file is
+//! the resource's life cycle and reads no attribute by name. The password workflow itself is
+//! `crate::aws::admin_password`.
 
 use std::collections::BTreeMap;
 
@@ -17,21 +19,21 @@ use crate::aws::admin_password::AdminPassword;
 use crate::aws::cloudformation::{self, TemplateSource, WaitOptions};
 use crate::aws::{ssm, Clients};
 use crate::dlt::stack_outputs::{self, Discovered, WellKnown};
-use crate::plugin::{Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
+use crate::plugin::{AttrPath, Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
+use crate::resources::model::Attr;
 use crate::resources::provider_data::{aws_clients, SharedData};
 
-use convert::{
-    admin_username, inputs_changed, output_overrides, outputs_of, refresh_parameters, refresh_tags, set_outputs,
-    set_well_known, stack_input, state_from, template_of, timeout,
-};
+use config::{validate, Op, StackConfig};
 use diag::{password_diag, ssm_diag, stack_diag};
 use private::Private;
-use schema::{schema, validate};
+use schema::schema;
+use state::{inputs_changed, set_version, StackState};
 
-pub mod convert;
+pub mod config;
 mod diag;
 mod private;
 pub mod schema;
+pub mod state;
 
 pub struct StackResource {
     data: SharedData,
@@ -72,7 +74,8 @@ pub async fn discover(
 
 /// Sets the admin password on the stack described by `state`; returns the version applied.
 async fn apply_password(clients: &Clients, state: &Value, password: &AdminPassword) -> Result<i64, Diagnostic> {
-    let Some(pool) = state.get("user_pool_id").as_str().map(str::to_string) else {
+    let state = StackState::read(state);
+    let Some(pool) = state.user_pool_id.known() else {
         return Err(Diagnostic::error(
             "Cannot set the DLT admin password",
             format!(
@@ -81,17 +84,17 @@ async fn apply_password(clients: &Clients, state: &Value, password: &AdminPasswo
                 WellKnown::UserPoolId.output_names().join(", ")
             ),
         )
-        .at(crate::plugin::AttrPath::root("admin_password")));
+        .at(AttrPath::root("admin_password")));
     };
-    let Some(user) = admin_username(state) else {
+    let Some(user) = state.config.admin_username() else {
         return Err(Diagnostic::error(
             "Cannot set the DLT admin password",
             "admin_password.username is not set and parameters has no AdminName.",
         )
-        .at(crate::plugin::AttrPath::parse("admin_password.username")));
+        .at(AttrPath::root("admin_password").attr("username")));
     };
     password
-        .set(&clients.cognito_idp, &pool, &user)
+        .set(&clients.cognito_idp, pool, &user)
         .await
         .map_err(|e| password_diag(&e))
 }
@@ -112,59 +115,57 @@ impl Resource for StackResource {
 
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan) -> Diagnostics {
         let planned = &mut plan.planned;
-        let ap = planned.get("admin_password").clone();
+        let new = StackState::read(planned);
+        let wants_password = !new.config.admin_password.is_null();
         if plan.prior.is_null() {
-            if ap.is_null() {
-                planned.set("admin_password_version", Value::Null);
+            if !wants_password {
+                set_version(planned, Attr::Null);
             }
             return Diagnostics::new();
         }
         let prior = &plan.prior;
+        let old = StackState::read(prior);
         if !inputs_changed(prior, planned) {
             // The stack is not touched: what it reports stays as it is.
-            for k in ["id", "status", "outputs"] {
-                planned.set(k, prior.get(k).clone());
-            }
-            let names = planned.get("output_names").clone();
-            if names.is_wholly_known() {
-                let outputs = outputs_of(prior);
-                let discovered = Private::decode(&plan.private).discovered;
-                set_well_known(planned, &outputs, &names.to_string_map(), &discovered);
-            } else {
-                for w in WellKnown::ALL {
-                    planned.set(w.attribute(), Value::Unknown);
+            state::keep_stack(prior, planned);
+            match &new.config.output_names {
+                Attr::Unknown => state::unknown_well_known(planned),
+                names => {
+                    let discovered = Private::decode(&plan.private).discovered;
+                    let names = names.known().cloned().unwrap_or_default();
+                    state::set_well_known(planned, &old.outputs(), &names, &discovered);
                 }
             }
         }
-        let prior_version = prior.get("admin_password_version").as_i64();
-        let version = if ap.is_null() {
-            Value::Null
-        } else if !ap.is_wholly_known() || ap != *prior.get("admin_password") || prior_version.is_none() {
-            Value::Unknown
+        let prior_version = old.admin_password_version.known().copied();
+        let version = if !wants_password {
+            Attr::Null
+        } else if !state::admin_password_unchanged(prior, planned) || prior_version.is_none() {
+            Attr::Unknown
         } else {
             match Private::decode(&plan.private).live_admin_password_version {
                 Some(live) if Some(live) != prior_version => {
                     log::info!(
                         "SSM parameter {:?} is at version {live}, the admin password was set from version {}: planning \
                          an update",
-                        ap.get("ssm_parameter").as_str().unwrap_or_default(),
+                        new.config.password_parameter().unwrap_or_default(),
                         prior_version.unwrap_or_default()
                     );
-                    Value::int(live)
+                    Attr::Known(live)
                 }
-                _ => prior.get("admin_password_version").clone(),
+                _ => old.admin_password_version.clone(),
             }
         };
-        planned.set("admin_password_version", version);
+        set_version(planned, version);
         // A changed username (or AdminName parameter) re-sets the password for the new user.
-        if !ap.is_null() && admin_username(planned) != admin_username(prior) {
-            planned.set("admin_password_version", Value::Unknown);
+        if wants_password && new.config.admin_username() != old.config.admin_username() {
+            set_version(planned, Attr::Unknown);
         }
         Diagnostics::new()
     }
 
     async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> Outcome {
-        let mut diags = validate(planned);
+        let (config, mut diags) = StackConfig::parse(planned);
         if diags.has_errors() {
             return Outcome::failed(diags);
         }
@@ -173,16 +174,16 @@ impl Resource for StackResource {
             Err(d) => return Outcome::failed(d),
         };
         // Read the password before creating anything, so a wrong parameter fails fast and cheap.
-        let ap = planned.get("admin_password");
-        let secret = match ap.get("ssm_parameter").as_str() {
+        let secret = match config.password_parameter() {
             Some(p) => match AdminPassword::read(&clients.ssm, p, None).await {
                 Ok(s) => Some(s),
                 Err(e) => return Outcome::failed(ssm_diag(&e).into()),
             },
             None => None,
         };
-        let input = stack_input(planned, template_of(planned));
-        let wait = WaitOptions::new(timeout(planned, "create"), ctx.stop.clone());
+        let input = config.input(config.template());
+        let wait = WaitOptions::new(config.timeout(Op::Create), ctx.stop.clone());
+        let overrides = config.overrides();
         let desc = match cloudformation::create_stack(&clients.cloudformation, &input, &wait).await {
             Ok(d) => d,
             Err(e) => {
@@ -195,27 +196,17 @@ impl Resource for StackResource {
                     return Outcome::failed(diags);
                 }
                 // The stack exists in a failed or unfinished state: record it so Terraform taints it.
-                let mut state = planned.clone();
-                state.set("id", Value::string(id));
-                state.set("status", Value::string(e.final_status().unwrap_or("UNKNOWN")));
-                set_outputs(
-                    &mut state,
-                    &BTreeMap::new(),
-                    &output_overrides(planned),
-                    &Discovered::new(),
-                );
-                state.set("admin_password_version", Value::Null);
+                let status = e.final_status().unwrap_or("UNKNOWN");
                 return Outcome {
-                    state: Some(state),
+                    state: Some(state::failed_create(planned, id, status, &overrides)),
                     private: Private::default().encode(),
                     diagnostics: diags,
                 };
             }
         };
-        let overrides = output_overrides(planned);
         let discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
-        let mut state = state_from(planned, &desc, &discovered);
-        state.set("admin_password_version", Value::Null);
+        let mut state = state::state_from(planned, &desc, &discovered);
+        set_version(&mut state, Attr::Null);
         let mut private = Private {
             discovered,
             ..Private::default()
@@ -223,7 +214,7 @@ impl Resource for StackResource {
         if let Some(secret) = secret {
             match apply_password(clients, &state, &secret).await {
                 Ok(v) => {
-                    state.set("admin_password_version", Value::int(v));
+                    set_version(&mut state, Attr::Known(v));
                     private.live_admin_password_version = Some(v);
                 }
                 Err(d) => diags.push(d),
@@ -247,12 +238,8 @@ impl Resource for StackResource {
                 }
             }
         };
-        let key = state
-            .get("id")
-            .as_str()
-            .or(state.get("name").as_str())
-            .unwrap_or_default()
-            .to_string();
+        let current = StackState::read(state);
+        let key = current.key();
         let desc = match cloudformation::describe_stack(&clients.cloudformation, &key).await {
             Ok(Some(d)) if !d.is_deleted() => d,
             Ok(_) => {
@@ -267,25 +254,16 @@ impl Resource for StackResource {
                 }
             }
         };
-        let mut s = state.clone();
-        s.set("id", Value::string(desc.id.clone()));
-        s.set("name", Value::string(desc.name.clone()));
-        s.set("status", Value::string(desc.status.clone()));
         let mut p = Private::decode(private);
         let mut diags = Diagnostics::new();
-        let overrides = output_overrides(state);
+        let overrides = current.config.overrides();
         p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
-        set_outputs(&mut s, &desc.outputs, &overrides, &p.discovered);
-        s.set(
-            "parameters",
-            refresh_parameters(state.get("parameters"), &desc.parameters),
-        );
-        s.set("tags", refresh_tags(state.get("tags"), &desc.tags));
+        let s = state::refreshed(state, &desc, &p.discovered);
 
-        if let Some(param) = state.get("admin_password").get("ssm_parameter").as_str() {
+        if let Some(param) = current.config.password_parameter() {
             match ssm::get_parameter_version(&clients.ssm, param).await {
                 Ok(v) => {
-                    if Some(v) != state.get("admin_password_version").as_i64() {
+                    if current.admin_password_version.known() != Some(&v) {
                         log::info!("SSM parameter {param:?} has version {v}; the admin password will be re-set");
                     }
                     p.live_admin_password_version = Some(v);
@@ -294,7 +272,7 @@ impl Resource for StackResource {
                     p.live_admin_password_version = None;
                     diags.push(
                         Diagnostic::warning("Cannot check the admin password parameter", e.to_string())
-                            .at(crate::plugin::AttrPath::parse("admin_password.ssm_parameter")),
+                            .at(AttrPath::root("admin_password").attr("ssm_parameter")),
                     );
                 }
             }
@@ -307,7 +285,7 @@ impl Resource for StackResource {
     }
 
     async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, _config: &Value, private: &[u8]) -> Outcome {
-        let mut diags = validate(planned);
+        let (config, mut diags) = StackConfig::parse(planned);
         if diags.has_errors() {
             return Outcome::failed(diags);
         }
@@ -321,14 +299,16 @@ impl Resource for StackResource {
                 }
             }
         };
+        let old = StackState::read(prior);
+        let new = StackState::read(planned);
         let mut p = Private::decode(private);
-        let ap = planned.get("admin_password");
         let password_wanted =
-            !ap.is_null() && planned.get("admin_password_version") != prior.get("admin_password_version");
+            !config.admin_password.is_null() && new.admin_password_version != old.admin_password_version;
         // As on create, read the password first: a wrong parameter should not leave a half-done update.
-        let secret = match (password_wanted, ap.get("ssm_parameter").as_str()) {
+        let secret = match (password_wanted, config.password_parameter()) {
             (true, Some(param)) => {
-                match AdminPassword::read(&clients.ssm, param, planned.get("admin_password_version").as_i64()).await {
+                let version = new.admin_password_version.known().copied();
+                match AdminPassword::read(&clients.ssm, param, version).await {
                     Ok(s) => Some(s),
                     Err(e) => {
                         return Outcome {
@@ -344,26 +324,26 @@ impl Resource for StackResource {
 
         let mut state = planned.clone();
         if inputs_changed(prior, planned) {
-            let template = if template_of(prior) == template_of(planned) {
+            let template = if old.config.template() == config.template() {
                 Some(TemplateSource::UsePrevious)
             } else {
-                template_of(planned)
+                config.template()
             };
-            let mut input = stack_input(planned, template);
-            input.name = prior.get("id").as_str().unwrap_or_default().to_string();
-            let wait = WaitOptions::new(timeout(planned, "update"), ctx.stop.clone());
+            let mut input = config.input(template);
+            input.name = old.id.known().cloned().unwrap_or_default();
+            let wait = WaitOptions::new(config.timeout(Op::Update), ctx.stop.clone());
             match cloudformation::update_stack(&clients.cloudformation, &input, &wait).await {
                 Ok(desc) => {
-                    let overrides = output_overrides(planned);
+                    let overrides = config.overrides();
                     p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
-                    state = state_from(planned, &desc, &p.discovered);
+                    state = state::state_from(planned, &desc, &p.discovered);
                 }
                 Err(e) => {
                     diags.push(stack_diag("Cannot update the DLT stack", &e));
                     // Keep the prior arguments so the next plan proposes the update again.
                     let mut s = prior.clone();
                     if let Some(st) = e.final_status() {
-                        s.set("status", Value::string(st));
+                        state::set_status(&mut s, st);
                     }
                     return Outcome {
                         state: Some(s),
@@ -373,32 +353,25 @@ impl Resource for StackResource {
                 }
             }
         } else {
-            for k in ["id", "status", "outputs"] {
-                state.set(k, prior.get(k).clone());
-            }
-            set_well_known(
-                &mut state,
-                &outputs_of(prior),
-                &output_overrides(planned),
-                &p.discovered,
-            );
+            state::keep_stack(prior, &mut state);
+            state::set_well_known(&mut state, &old.outputs(), &config.overrides(), &p.discovered);
         }
 
-        if ap.is_null() {
-            state.set("admin_password_version", Value::Null);
+        if config.admin_password.is_null() {
+            set_version(&mut state, Attr::Null);
         } else if let Some(secret) = secret {
             match apply_password(clients, &state, &secret).await {
                 Ok(v) => {
-                    state.set("admin_password_version", Value::int(v));
+                    set_version(&mut state, Attr::Known(v));
                     p.live_admin_password_version = Some(v);
                 }
                 Err(d) => {
                     diags.push(d);
-                    state.set("admin_password_version", prior.get("admin_password_version").clone());
+                    set_version(&mut state, old.admin_password_version.clone());
                 }
             }
         } else {
-            state.set("admin_password_version", prior.get("admin_password_version").clone());
+            set_version(&mut state, old.admin_password_version.clone());
         }
         Outcome {
             state: Some(state),
@@ -412,14 +385,9 @@ impl Resource for StackResource {
             Ok(c) => c,
             Err(d) => return d,
         };
-        let key = prior
-            .get("id")
-            .as_str()
-            .or(prior.get("name").as_str())
-            .unwrap_or_default()
-            .to_string();
-        let wait = WaitOptions::new(timeout(prior, "delete"), ctx.stop.clone());
-        match cloudformation::delete_stack(&clients.cloudformation, &key, &wait).await {
+        let old = StackState::read(prior);
+        let wait = WaitOptions::new(old.config.timeout(Op::Delete), ctx.stop.clone());
+        match cloudformation::delete_stack(&clients.cloudformation, &old.key(), &wait).await {
             Ok(()) => Diagnostics::new(),
             Err(e) => stack_diag("Cannot delete the DLT stack", &e).into(),
         }
@@ -443,33 +411,9 @@ impl Resource for StackResource {
             }
             Err(e) => return Outcome::failed(stack_diag("Cannot import the DLT stack", &e).into()),
         };
-        let set_or_null = |v: &[String]| {
-            if v.is_empty() {
-                Value::Null
-            } else {
-                Value::Set(v.iter().map(|s| Value::string(s.clone())).collect())
-            }
-        };
-        let map_or_null = |m: &BTreeMap<String, String>| {
-            if m.is_empty() {
-                Value::Null
-            } else {
-                Value::string_map(m.clone())
-            }
-        };
-        let mut s = Value::object([
-            ("name", Value::string(desc.name.clone())),
-            ("on_failure", Value::string("ROLLBACK")),
-            ("parameters", map_or_null(&desc.parameters)),
-            ("tags", map_or_null(&desc.tags)),
-            ("capabilities", set_or_null(&desc.capabilities)),
-            ("notification_arns", set_or_null(&desc.notification_arns)),
-            ("iam_role_arn", Value::opt_string(desc.role_arn.clone())),
-            ("admin_password_version", Value::Null),
-        ]);
         let mut diags = Diagnostics::new();
         let discovered = discover(clients, &desc.id, &desc.outputs, &BTreeMap::new(), &mut diags).await;
-        s = state_from(&s, &desc, &discovered);
+        let s = state::state_from(&state::imported(&desc), &desc, &discovered);
         Outcome {
             state: Some(s),
             private: Private {
@@ -484,7 +428,8 @@ impl Resource for StackResource {
 
 #[cfg(test)]
 mod tests {
-    use super::schema::tests::base;
+    use super::config::tests::base;
+    use super::state::{refresh_parameters, set_outputs};
     use super::*;
 
     fn prior_state() -> Value {

@@ -107,9 +107,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 impl TestRunConfig {
     /// Reads a (possibly partly unknown) configuration, plan or state.
     pub fn parse(v: &Value) -> (TestRunConfig, Diagnostics) {
-        let mut cx = Parse::new();
-        let config = TestRunConfig::read(&mut cx, v);
-        (config, cx.diags)
+        Parse::run(v, TestRunConfig::read)
     }
 
     /// `parse`, for the drift test: also what was read and not.
