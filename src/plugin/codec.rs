@@ -12,10 +12,56 @@ use std::fmt;
 use rmpv::Value as Mp;
 use serde_json::Value as Json;
 
+use super::diag::AttrPath;
 use super::value::{Number, Type, Value};
 
-/// Decoding or encoding failure, with the attribute path where it happened.
-pub type CodecError = String;
+/// Decoding or encoding failure: what was wrong (the message names the position too) and the
+/// attribute path where it happened, as data, for a diagnostic that points there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    pub message: String,
+    /// Empty at the root, and for failures of the whole input (malformed bytes).
+    pub path: AttrPath,
+}
+
+impl CodecError {
+    fn at(path: &Path<'_>, message: String) -> CodecError {
+        let mut steps = AttrPath::default();
+        path.push_onto(&mut steps);
+        CodecError { message, path: steps }
+    }
+}
+
+impl From<String> for CodecError {
+    fn from(message: String) -> CodecError {
+        CodecError {
+            message,
+            path: AttrPath::default(),
+        }
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// The message, as the `String` error this type replaced read (`err.contains(..)`).
+impl std::ops::Deref for CodecError {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl PartialEq<&str> for CodecError {
+    fn eq(&self, other: &&str) -> bool {
+        self.message == *other
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // msgpack decode
@@ -26,9 +72,12 @@ pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
         return Ok(Value::Null);
     }
     let mut rd = bytes;
-    let mp = rmpv::decode::read_value(&mut rd).map_err(|e| format!("invalid msgpack: {e}"))?;
+    let mp = rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::from(format!("invalid msgpack: {e}")))?;
     if !rd.is_empty() {
-        return Err(format!("invalid msgpack: {} trailing bytes", rd.len()));
+        return Err(CodecError::from(format!(
+            "invalid msgpack: {} trailing bytes",
+            rd.len()
+        )));
     }
     from_mp(&mp, ty, &Path::Root)
 }
@@ -43,6 +92,26 @@ enum Path<'a> {
     Index(&'a Path<'a>, usize),
     Attr(&'a Path<'a>, &'a str),
     Key(&'a Path<'a>, &'a str),
+}
+
+impl Path<'_> {
+    fn push_onto(&self, out: &mut AttrPath) {
+        match *self {
+            Path::Root => {}
+            Path::Index(parent, i) => {
+                parent.push_onto(out);
+                out.0.push(super::diag::PathStep::Index(i as i64));
+            }
+            Path::Attr(parent, name) => {
+                parent.push_onto(out);
+                out.0.push(super::diag::PathStep::Attr(name.to_string()));
+            }
+            Path::Key(parent, key) => {
+                parent.push_onto(out);
+                out.0.push(super::diag::PathStep::Key(key.to_string()));
+            }
+        }
+    }
 }
 
 impl fmt::Display for Path<'_> {
@@ -71,16 +140,16 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
         Mp::Ext(_, _) => return Ok(Value::Unknown),
         _ => {}
     }
-    let mismatch = |want: &str| format!("expected {want} {}, got {}", at(path), mp_kind(mp));
+    let mismatch = |want: &str| CodecError::at(path, format!("expected {want} {}, got {}", at(path), mp_kind(mp)));
     match ty {
         Type::String => match mp {
             Mp::String(s) => s
                 .as_str()
                 .map(Value::string)
-                .ok_or_else(|| format!("string {} is not UTF-8", at(path))),
+                .ok_or_else(|| CodecError::at(path, format!("string {} is not UTF-8", at(path)))),
             Mp::Binary(b) => String::from_utf8(b.clone())
                 .map(Value::String)
-                .map_err(|_| format!("string {} is not UTF-8", at(path))),
+                .map_err(|_| CodecError::at(path, format!("string {} is not UTF-8", at(path)))),
             _ => Err(mismatch("a string")),
         },
         Type::Bool => match mp {
@@ -95,10 +164,12 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
             Mp::F32(f) => Ok(Value::Number(Number::Float(f64::from(*f)))),
             Mp::F64(f) => Ok(Value::Number(Number::Float(*f))),
             Mp::String(s) => {
-                let s = s.as_str().ok_or_else(|| format!("number {} is not UTF-8", at(path)))?;
+                let s = s
+                    .as_str()
+                    .ok_or_else(|| CodecError::at(path, format!("number {} is not UTF-8", at(path))))?;
                 parse_decimal(s)
                     .map(Value::Number)
-                    .map_err(|e| format!("{e} {}", at(path)))
+                    .map_err(|e| CodecError::at(path, format!("{e} {}", at(path))))
             }
             _ => Err(mismatch("a number")),
         },
@@ -121,11 +192,14 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
                 return Err(mismatch("an array"));
             };
             if items.len() != ets.len() {
-                return Err(format!(
-                    "expected a tuple of {} elements {}, got {}",
-                    ets.len(),
-                    at(path),
-                    items.len()
+                return Err(CodecError::at(
+                    path,
+                    format!(
+                        "expected a tuple of {} elements {}, got {}",
+                        ets.len(),
+                        at(path),
+                        items.len()
+                    ),
                 ));
             }
             let mut out = Vec::with_capacity(items.len());
@@ -140,7 +214,8 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
             };
             let mut out = BTreeMap::new();
             for (k, v) in entries {
-                let key = mp_key(k).ok_or_else(|| format!("map key {} is not a string", at(path)))?;
+                let key =
+                    mp_key(k).ok_or_else(|| CodecError::at(path, format!("map key {} is not a string", at(path))))?;
                 let v = from_mp(v, et, &Path::Key(path, key))?;
                 out.insert(key.to_string(), v);
             }
@@ -152,9 +227,13 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
             };
             let mut out = BTreeMap::new();
             for (k, v) in entries {
-                let key = mp_key(k).ok_or_else(|| format!("attribute name {} is not a string", at(path)))?;
+                let key = mp_key(k)
+                    .ok_or_else(|| CodecError::at(path, format!("attribute name {} is not a string", at(path))))?;
                 let Some(at_ty) = attrs.get(key) else {
-                    return Err(format!("unsupported attribute {key:?} {}", at(path)));
+                    return Err(CodecError::at(
+                        path,
+                        format!("unsupported attribute {key:?} {}", at(path)),
+                    ));
                 };
                 let v = from_mp(v, at_ty, &Path::Attr(path, key))?;
                 out.insert(key.to_string(), v);
@@ -177,11 +256,15 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
                 Mp::String(s) => s.as_bytes(),
                 _ => return Err(mismatch("a JSON type in a dynamic value")),
             };
-            let tj: Json =
-                serde_json::from_slice(tjson).map_err(|e| format!("invalid dynamic type {}: {e}", at(path)))?;
-            let inner_ty = Type::from_json(&tj).map_err(|e| format!("invalid dynamic type {}: {e}", at(path)))?;
+            let tj: Json = serde_json::from_slice(tjson)
+                .map_err(|e| CodecError::at(path, format!("invalid dynamic type {}: {e}", at(path))))?;
+            let inner_ty = Type::from_json(&tj)
+                .map_err(|e| CodecError::at(path, format!("invalid dynamic type {}: {e}", at(path))))?;
             if inner_ty == Type::Dynamic {
-                return Err(format!("dynamic value {} declares the dynamic type", at(path)));
+                return Err(CodecError::at(
+                    path,
+                    format!("dynamic value {} declares the dynamic type", at(path)),
+                ));
             }
             let inner = from_mp(v, &inner_ty, path)?;
             Ok(Value::Dynamic(inner_ty, Box::new(inner)))
@@ -232,7 +315,7 @@ pub fn parse_decimal(s: &str) -> Result<Number, CodecError> {
         !e.is_empty() && digits_ok(e)
     });
     if (int_part.is_empty() && frac_part.is_empty()) || !digits_ok(int_part) || !digits_ok(frac_part) || !exp_ok {
-        return Err(format!("invalid number {s:?}"));
+        return Err(CodecError::from(format!("invalid number {s:?}")));
     }
     Ok(Number::Big(t.to_string()))
 }
@@ -250,11 +333,11 @@ pub fn encode_msgpack(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
 }
 
 fn werr<E: fmt::Display>(e: E) -> CodecError {
-    format!("msgpack write failed: {e}")
+    format!("msgpack write failed: {e}").into()
 }
 
 fn len32(n: usize, path: &Path) -> Result<u32, CodecError> {
-    u32::try_from(n).map_err(|_| format!("collection too large {}", at(path)))
+    u32::try_from(n).map_err(|_| CodecError::at(path, format!("collection too large {}", at(path))))
 }
 
 fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &Path) -> Result<(), CodecError> {
@@ -270,7 +353,12 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &Path) -> Result<(), Cod
         Value::Dynamic(_, inner) if *ty != Type::Dynamic => return to_mp(inner, ty, buf, path),
         _ => {}
     }
-    let mismatch = || format!("cannot encode {} as {} {}", value_kind(v), ty.to_json(), at(path));
+    let mismatch = || {
+        CodecError::at(
+            path,
+            format!("cannot encode {} as {} {}", value_kind(v), ty.to_json(), at(path)),
+        )
+    };
     match (ty, v) {
         (Type::String, Value::String(s)) => e::write_str(buf, s).map_err(werr),
         (Type::Bool, Value::Bool(b)) => e::write_bool(buf, *b).map_err(werr),
@@ -289,11 +377,9 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &Path) -> Result<(), Cod
         }
         (Type::Tuple(ets), Value::Tuple(items) | Value::List(items)) => {
             if items.len() != ets.len() {
-                return Err(format!(
-                    "tuple {} needs {} elements, has {}",
-                    at(path),
-                    ets.len(),
-                    items.len()
+                return Err(CodecError::at(
+                    path,
+                    format!("tuple {} needs {} elements, has {}", at(path), ets.len(), items.len()),
                 ));
             }
             e::write_array_len(buf, len32(items.len(), path)?).map_err(werr)?;
@@ -312,7 +398,10 @@ fn to_mp(v: &Value, ty: &Type, buf: &mut Vec<u8>, path: &Path) -> Result<(), Cod
         }
         (Type::Object(attrs), Value::Object(m) | Value::Map(m)) => {
             if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(format!("attribute {extra:?} {} is not in the schema", at(path)));
+                return Err(CodecError::at(
+                    path,
+                    format!("attribute {extra:?} {} is not in the schema", at(path)),
+                ));
             }
             e::write_map_len(buf, len32(attrs.len(), path)?).map_err(werr)?;
             for (name, aty) in attrs {
@@ -381,7 +470,7 @@ pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
-    let j: Json = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+    let j: Json = serde_json::from_slice(bytes).map_err(|e| CodecError::from(format!("invalid JSON: {e}")))?;
     from_json(&j, ty, &Path::Root)
 }
 
@@ -394,7 +483,7 @@ fn from_json(j: &Json, ty: &Type, path: &Path) -> Result<Value, CodecError> {
     if j.is_null() {
         return Ok(Value::Null);
     }
-    let mismatch = |want: &str| format!("expected {want} {}, got {}", at(path), json_kind(j));
+    let mismatch = |want: &str| CodecError::at(path, format!("expected {want} {}, got {}", at(path), json_kind(j)));
     match ty {
         // cty's JSON decoder converts primitives to string where the type says so.
         Type::String => match j {
@@ -418,7 +507,7 @@ fn from_json(j: &Json, ty: &Type, path: &Path) -> Result<Value, CodecError> {
             })),
             Json::String(s) => parse_decimal(s)
                 .map(Value::Number)
-                .map_err(|e| format!("{e} {}", at(path))),
+                .map_err(|e| CodecError::at(path, format!("{e} {}", at(path)))),
             _ => Err(mismatch("a number")),
         },
         Type::List(et) | Type::Set(et) => {
@@ -440,11 +529,14 @@ fn from_json(j: &Json, ty: &Type, path: &Path) -> Result<Value, CodecError> {
                 return Err(mismatch("an array"));
             };
             if items.len() != ets.len() {
-                return Err(format!(
-                    "expected a tuple of {} elements {}, got {}",
-                    ets.len(),
-                    at(path),
-                    items.len()
+                return Err(CodecError::at(
+                    path,
+                    format!(
+                        "expected a tuple of {} elements {}, got {}",
+                        ets.len(),
+                        at(path),
+                        items.len()
+                    ),
                 ));
             }
             let mut out = Vec::with_capacity(items.len());
@@ -470,7 +562,10 @@ fn from_json(j: &Json, ty: &Type, path: &Path) -> Result<Value, CodecError> {
             let mut out = BTreeMap::new();
             for (k, v) in m {
                 let Some(aty) = attrs.get(k) else {
-                    return Err(format!("unsupported attribute {k:?} {}", at(path)));
+                    return Err(CodecError::at(
+                        path,
+                        format!("unsupported attribute {k:?} {}", at(path)),
+                    ));
                 };
                 out.insert(k.clone(), from_json(v, aty, &Path::Attr(path, k))?);
             }
@@ -483,9 +578,13 @@ fn from_json(j: &Json, ty: &Type, path: &Path) -> Result<Value, CodecError> {
             let (Some(tj), Some(vj)) = (j.get("type"), j.get("value")) else {
                 return Err(mismatch("a {\"type\", \"value\"} object for a dynamic value"));
             };
-            let inner_ty = Type::from_json(tj).map_err(|e| format!("invalid dynamic type {}: {e}", at(path)))?;
+            let inner_ty = Type::from_json(tj)
+                .map_err(|e| CodecError::at(path, format!("invalid dynamic type {}: {e}", at(path))))?;
             if inner_ty == Type::Dynamic {
-                return Err(format!("dynamic value {} declares the dynamic type", at(path)));
+                return Err(CodecError::at(
+                    path,
+                    format!("dynamic value {} declares the dynamic type", at(path)),
+                ));
             }
             let inner = from_json(vj, &inner_ty, path)?;
             Ok(Value::Dynamic(inner_ty, Box::new(inner)))
@@ -507,7 +606,7 @@ fn json_kind(j: &Json) -> &'static str {
 /// Encodes `v` in cty's JSON form. JSON cannot carry unknowns, so an unknown is an error.
 pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let j = value_to_json(v, ty)?;
-    serde_json::to_vec(&j).map_err(|e| format!("JSON write failed: {e}"))
+    serde_json::to_vec(&j).map_err(|e| CodecError::from(format!("JSON write failed: {e}")))
 }
 
 /// The cty JSON form of `v` as a `serde_json::Value` (for `Resource::upgrade_state` callers).
@@ -518,11 +617,21 @@ pub fn value_to_json(v: &Value, ty: &Type) -> Result<Json, CodecError> {
 fn to_json(v: &Value, ty: &Type, path: &Path) -> Result<Json, CodecError> {
     match v {
         Value::Null => return Ok(Json::Null),
-        Value::Unknown => return Err(format!("unknown value {} cannot be written as JSON", at(path))),
+        Value::Unknown => {
+            return Err(CodecError::at(
+                path,
+                format!("unknown value {} cannot be written as JSON", at(path)),
+            ))
+        }
         Value::Dynamic(_, inner) if *ty != Type::Dynamic => return to_json(inner, ty, path),
         _ => {}
     }
-    let mismatch = || format!("cannot encode {} as {} {}", value_kind(v), ty.to_json(), at(path));
+    let mismatch = || {
+        CodecError::at(
+            path,
+            format!("cannot encode {} as {} {}", value_kind(v), ty.to_json(), at(path)),
+        )
+    };
     match (ty, v) {
         (Type::String, Value::String(s)) => Ok(Json::String(s.clone())),
         (Type::Bool, Value::Bool(b)) => Ok(Json::Bool(*b)),
@@ -543,11 +652,9 @@ fn to_json(v: &Value, ty: &Type, path: &Path) -> Result<Json, CodecError> {
         }
         (Type::Tuple(ets), Value::Tuple(items) | Value::List(items)) => {
             if items.len() != ets.len() {
-                return Err(format!(
-                    "tuple {} needs {} elements, has {}",
-                    at(path),
-                    ets.len(),
-                    items.len()
+                return Err(CodecError::at(
+                    path,
+                    format!("tuple {} needs {} elements, has {}", at(path), ets.len(), items.len()),
                 ));
             }
             let mut out = Vec::with_capacity(items.len());
@@ -565,7 +672,10 @@ fn to_json(v: &Value, ty: &Type, path: &Path) -> Result<Json, CodecError> {
         }
         (Type::Object(attrs), Value::Object(m) | Value::Map(m)) => {
             if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(format!("attribute {extra:?} {} is not in the schema", at(path)));
+                return Err(CodecError::at(
+                    path,
+                    format!("attribute {extra:?} {} is not in the schema", at(path)),
+                ));
             }
             let mut out = serde_json::Map::new();
             for (name, aty) in attrs {
@@ -838,6 +948,22 @@ mod tests {
             decode_msgpack(&[0x01], &Type::String).unwrap_err(),
             "expected a string at the root, got an integer"
         );
+    }
+
+    #[test]
+    fn decode_errors_carry_the_path_as_data() {
+        let (v, ty) = (nested_value(Value::Bool(true)), nested(Type::Bool));
+        let want = AttrPath::root("a").attr("b").index(1).key("k");
+        let mp = encode_msgpack(&v, &ty).unwrap();
+        assert_eq!(decode_msgpack(&mp, &nested(Type::Number)).unwrap_err().path, want);
+        let json = encode_json(&v, &ty).unwrap();
+        assert_eq!(decode_json(&json, &nested(Type::Number)).unwrap_err().path, want);
+        // Malformed input as a whole has no attribute to point at.
+        assert!(decode_msgpack(&[0x92, 0x01], &Type::list(Type::Number))
+            .unwrap_err()
+            .path
+            .0
+            .is_empty());
     }
 
     #[test]

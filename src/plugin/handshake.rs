@@ -56,7 +56,7 @@ pub fn serve(provider: Arc<dyn Provider>, _address: &str) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    super::log::init();
+    super::log::init(provider.type_name());
     let client_cert = std::env::var("PLUGIN_CLIENT_CERT")
         .ok()
         .filter(|c| !c.trim().is_empty());
@@ -67,7 +67,7 @@ pub fn serve(provider: Arc<dyn Provider>, _address: &str) -> ExitCode {
 /// variable to set, serves until Ctrl-C. `address` is the provider's source address, e.g.
 /// `registry.terraform.io/dlt-tools/dlt`.
 pub fn serve_debug(provider: Arc<dyn Provider>, address: &str) -> ExitCode {
-    super::log::init();
+    super::log::init(provider.type_name());
     run(
         provider,
         Mode::Debug {

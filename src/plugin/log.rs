@@ -8,11 +8,10 @@ use std::io::Write;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-/// The `@module` go-plugin shows in front of each line.
-const MODULE: &str = "provider.terraform-provider-dlt";
-
 struct HcLogger {
     level: LevelFilter,
+    /// The `@module` go-plugin shows in front of each line: `provider.terraform-provider-<type>`.
+    module: String,
 }
 
 /// Reads the level Terraform asked for. `JSON` (Terraform's machine-readable trace) and any
@@ -37,13 +36,15 @@ fn parse_level(raw: &str) -> LevelFilter {
     }
 }
 
-/// Installs the logger at the level from the environment. Idempotent (later calls are no-ops).
-pub fn init() {
+/// Installs the logger at the level from the environment, for the provider whose type name
+/// (`dlt` in `terraform-provider-dlt`) is `provider_type`. Idempotent (later calls are no-ops).
+pub fn init(provider_type: &str) {
     let level = level_from_env();
     if level == LevelFilter::Off {
         return;
     }
-    if log::set_boxed_logger(Box::new(HcLogger { level })).is_ok() {
+    let module = format!("provider.terraform-provider-{provider_type}");
+    if log::set_boxed_logger(Box::new(HcLogger { level, module })).is_ok() {
         log::set_max_level(level);
     }
 }
@@ -75,11 +76,11 @@ fn level_name(l: Level) -> &'static str {
 }
 
 /// One JSON line for `record`.
-fn format_line(record: &Record<'_>) -> String {
+fn format_line(module: &str, record: &Record<'_>) -> String {
     let line = serde_json::json!({
         "@level": level_name(record.level()),
         "@message": record.args().to_string(),
-        "@module": MODULE,
+        "@module": module,
         "@timestamp": timestamp(),
         "target": record.target(),
     });
@@ -115,7 +116,7 @@ impl Log for HcLogger {
             return;
         }
         // One write per line so concurrent threads never interleave within a line.
-        let line = format_line(record);
+        let line = format_line(&self.module, record);
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
@@ -147,7 +148,9 @@ mod tests {
 
     #[test]
     fn line_shape() {
+        const MODULE: &str = "provider.terraform-provider-dlt";
         let line = format_line(
+            MODULE,
             &Record::builder()
                 .args(format_args!("hello \"x\""))
                 .level(Level::Info)

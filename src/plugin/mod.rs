@@ -12,6 +12,7 @@ pub mod schema;
 pub mod server;
 pub mod tls;
 pub mod value;
+pub mod wire;
 
 pub use diag::{AttrPath, Diagnostic, Diagnostics, Severity};
 pub use handshake::{serve, serve_debug};

@@ -502,6 +502,18 @@ fn display(path: &AttrPath) -> String {
     }
 }
 
+/// A state a resource or data source returned, made fit to store: checked ([`check_state`],
+/// the problems added to `diags`), and on an error with its unknowns nulled so Terraform keeps
+/// it (tainted) instead of dropping it.
+pub fn settle_state(schema: &Schema, planned: Option<&Value>, mut state: Value, diags: &mut Diagnostics) -> Value {
+    let check = check_state(schema, planned, &state);
+    if check.has_errors() {
+        unknowns_to_null(&mut state);
+    }
+    diags.extend(check);
+    state
+}
+
 /// Replaces every unknown in `v` with null, so a state that failed [`check_state`] can still be
 /// stored (tainted) instead of making Terraform drop it.
 pub fn unknowns_to_null(v: &mut Value) {

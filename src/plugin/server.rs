@@ -14,15 +14,16 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
 use super::codec;
-use super::diag::{
-    bounded, AttrPath, Diagnostic, Diagnostics, PathStep, Severity, MAX_DETAIL_CHARS, MAX_SUMMARY_CHARS,
-};
+use super::diag::{AttrPath, Diagnostic, Diagnostics};
 use super::planning;
 use super::proto::plugin as ctl;
 use super::proto::tfplugin6 as pb;
 use super::resource::{Ctx, DataSource, Provider, Resource};
-use super::schema::{AttrKind, Attribute, Block, NestedBlock, Nesting, Schema};
-use super::value::{Type, Value};
+use super::schema::{Block, Schema};
+use super::value::Value;
+use super::wire::{
+    decode, diagnostics_to_proto, encode, null_value, path_to_proto, schema_to_proto, state_error, WithDiagnostics,
+};
 
 /// gRPC message size limit, as terraform-plugin-go serves (tonic's default is only 4 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
@@ -129,192 +130,13 @@ impl ProviderService {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Conversions
-
-/// Responses that carry diagnostics, so a panic can be reported in any of them.
-trait WithDiagnostics: Default {
-    fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic>;
-}
-
-macro_rules! with_diagnostics {
-    ($($t:ty),* $(,)?) => {$(
-        impl WithDiagnostics for $t {
-            fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic> {
-                &mut self.diagnostics
-            }
-        }
-    )*};
-}
-
-with_diagnostics!(
-    pb::get_metadata::Response,
-    pb::get_provider_schema::Response,
-    pb::get_resource_identity_schemas::Response,
-    pb::get_functions::Response,
-    pb::validate_provider_config::Response,
-    pb::validate_resource_config::Response,
-    pb::validate_data_resource_config::Response,
-    pb::upgrade_resource_state::Response,
-    pb::upgrade_resource_identity::Response,
-    pb::configure_provider::Response,
-    pb::read_resource::Response,
-    pb::plan_resource_change::Response,
-    pb::apply_resource_change::Response,
-    pb::import_resource_state::Response,
-    pb::move_resource_state::Response,
-    pb::read_data_source::Response,
-);
-
-pub fn path_to_proto(path: &AttrPath) -> pb::AttributePath {
-    use pb::attribute_path::step::Selector;
-    pb::AttributePath {
-        steps: path
-            .0
-            .iter()
-            .map(|s| pb::attribute_path::Step {
-                selector: Some(match s {
-                    PathStep::Attr(a) => Selector::AttributeName(a.clone()),
-                    PathStep::Key(k) => Selector::ElementKeyString(k.clone()),
-                    PathStep::Index(i) => Selector::ElementKeyInt(*i),
-                }),
-            })
-            .collect(),
-    }
-}
-
-pub fn diagnostics_to_proto(diags: &Diagnostics) -> Vec<pb::Diagnostic> {
-    diags
-        .iter()
-        .map(|d| pb::Diagnostic {
-            severity: match d.severity {
-                Severity::Error => pb::diagnostic::Severity::Error as i32,
-                Severity::Warning => pb::diagnostic::Severity::Warning as i32,
-            },
-            summary: bounded(&d.summary, MAX_SUMMARY_CHARS).into_owned(),
-            detail: bounded(&d.detail, MAX_DETAIL_CHARS).into_owned(),
-            attribute: d.attribute.as_ref().filter(|p| !p.0.is_empty()).map(path_to_proto),
-        })
-        .collect()
-}
-
-fn type_bytes(t: &Type) -> Vec<u8> {
-    t.to_json().to_string().into_bytes()
-}
-
-fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
-    let (ty, nested_type) = match &a.kind {
-        AttrKind::Type(t) => (type_bytes(t), None),
-        AttrKind::Nested { attributes, nesting } => {
-            use pb::schema::object::NestingMode as M;
-            let nesting = match nesting {
-                Nesting::Single | Nesting::Group => M::Single,
-                Nesting::List => M::List,
-                Nesting::Set => M::Set,
-                Nesting::Map => M::Map,
-            };
-            let obj = pb::schema::Object {
-                attributes: attributes.iter().map(attribute_to_proto).collect(),
-                nesting: nesting as i32,
-                ..Default::default()
-            };
-            (Vec::new(), Some(obj))
-        }
-    };
-    pb::schema::Attribute {
-        name: a.name.clone(),
-        r#type: ty,
-        nested_type,
-        description: a.description.clone(),
-        required: a.required,
-        optional: a.optional,
-        computed: a.computed,
-        sensitive: a.sensitive,
-        description_kind: pb::StringKind::Markdown as i32,
-        deprecated: a.deprecated,
-        write_only: a.write_only,
-    }
-}
-
-fn nested_block_to_proto(b: &NestedBlock) -> pb::schema::NestedBlock {
-    use pb::schema::nested_block::NestingMode as M;
-    let nesting = match b.nesting {
-        Nesting::Single => M::Single,
-        Nesting::Group => M::Group,
-        Nesting::List => M::List,
-        Nesting::Set => M::Set,
-        Nesting::Map => M::Map,
-    };
-    pb::schema::NestedBlock {
-        type_name: b.type_name.clone(),
-        block: Some(block_to_proto(&b.block)),
-        nesting: nesting as i32,
-        min_items: b.min_items,
-        max_items: b.max_items,
-    }
-}
-
-fn block_to_proto(b: &Block) -> pb::schema::Block {
-    pb::schema::Block {
-        version: 0,
-        attributes: b.attributes.iter().map(attribute_to_proto).collect(),
-        block_types: b.blocks.iter().map(nested_block_to_proto).collect(),
-        description: b.description.clone(),
-        description_kind: pb::StringKind::Markdown as i32,
-        deprecated: b.deprecated,
-    }
-}
-
-/// A [`Schema`] in protocol form.
-pub fn schema_to_proto(s: &Schema) -> pb::Schema {
-    pb::Schema {
-        version: s.version,
-        block: Some(block_to_proto(&s.block)),
-    }
-}
+// Service helpers
 
 fn capabilities() -> pb::ServerCapabilities {
     pb::ServerCapabilities {
         plan_destroy: true,
         get_provider_schema_optional: true,
         ..Default::default()
-    }
-}
-
-/// Decodes a `DynamicValue` (msgpack, or JSON when only that is set) against `ty`.
-fn decode(dv: Option<&pb::DynamicValue>, ty: &Type, what: &str) -> Result<Value, Diagnostics> {
-    let res = match dv {
-        None => Ok(Value::Null),
-        Some(d) if d.msgpack.is_empty() && !d.json.is_empty() => codec::decode_json(&d.json, ty),
-        Some(d) => codec::decode_msgpack(&d.msgpack, ty),
-    };
-    res.map_err(|e| {
-        Diagnostic::error(
-            "Invalid value from Terraform",
-            format!("The provider could not decode the {what}: {e}"),
-        )
-        .into()
-    })
-}
-
-fn encode(v: &Value, ty: &Type, what: &str) -> Result<pb::DynamicValue, Diagnostics> {
-    codec::encode_msgpack(v, ty)
-        .map(|msgpack| pb::DynamicValue {
-            msgpack,
-            json: Vec::new(),
-        })
-        .map_err(|e| {
-            Diagnostic::error(
-                "Provider bug: value does not match the schema",
-                format!("The provider could not encode the {what}: {e}. This is a bug in the provider."),
-            )
-            .into()
-        })
-}
-
-fn null_value() -> pb::DynamicValue {
-    pb::DynamicValue {
-        msgpack: vec![0xc0],
-        json: Vec::new(),
     }
 }
 
@@ -372,8 +194,9 @@ where
     }
 }
 
-/// Unwraps a `Result<_, Diagnostics>` inside a handler, returning a response with the errors.
-macro_rules! tri {
+/// Unwraps a `Result<_, Diagnostics>` inside a handler; on an error, returns the handler's
+/// response with the error's diagnostics added.
+macro_rules! ok_or_respond {
     ($e:expr, $resp:ident) => {
         match $e {
             Ok(v) => v,
@@ -462,7 +285,7 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "ValidateProviderConfig", async move {
             let mut resp = pb::validate_provider_config::Response::default();
             let ty = inner.catalog().provider_schema.value_type();
-            let config = tri!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
             resp.diagnostics = diagnostics_to_proto(&inner.provider.validate(&config));
             resp
         })
@@ -477,8 +300,8 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ValidateResourceConfig", async move {
             let mut resp = pb::validate_resource_config::Response::default();
-            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
-            let config = tri!(
+            let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
+            let config = ok_or_respond!(
                 decode(req.config.as_ref(), &schema.value_type(), "resource configuration"),
                 resp
             );
@@ -498,8 +321,8 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ValidateDataResourceConfig", async move {
             let mut resp = pb::validate_data_resource_config::Response::default();
-            let (ds, schema) = tri!(inner.data_source(&req.type_name), resp);
-            let config = tri!(
+            let (ds, schema) = ok_or_respond!(inner.data_source(&req.type_name), resp);
+            let config = ok_or_respond!(
                 decode(req.config.as_ref(), &schema.value_type(), "data source configuration"),
                 resp
             );
@@ -517,7 +340,7 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "UpgradeResourceState", async move {
             let mut resp = pb::upgrade_resource_state::Response::default();
-            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
             let raw = req.raw_state.unwrap_or_default();
             if raw.json.is_empty() {
@@ -533,14 +356,14 @@ impl pb::provider_server::Provider for ProviderService {
                 return resp;
             }
             let value = if req.version == schema.version {
-                tri!(codec::decode_json(&raw.json, &ty).map_err(|e| state_error(&e)), resp)
+                ok_or_respond!(codec::decode_json(&raw.json, &ty).map_err(|e| state_error(&e)), resp)
             } else if req.version < schema.version {
-                let json: serde_json::Value = tri!(
-                    serde_json::from_slice(&raw.json).map_err(|e| state_error(&e.to_string())),
+                let json: serde_json::Value = ok_or_respond!(
+                    serde_json::from_slice(&raw.json).map_err(|e| state_error(&e.to_string().into())),
                     resp
                 );
-                let upgraded = tri!(res.upgrade_state(req.version, json), resp);
-                tri!(codec::json_to_value(&upgraded, &ty).map_err(|e| state_error(&e)), resp)
+                let upgraded = ok_or_respond!(res.upgrade_state(req.version, json), resp);
+                ok_or_respond!(codec::json_to_value(&upgraded, &ty).map_err(|e| state_error(&e)), resp)
             } else {
                 let d = Diagnostic::error(
                     "State from a newer provider",
@@ -553,7 +376,7 @@ impl pb::provider_server::Provider for ProviderService {
                 resp.diagnostics = diagnostics_to_proto(&d.into());
                 return resp;
             };
-            resp.upgraded_state = Some(tri!(encode(&value, &ty, "upgraded state"), resp));
+            resp.upgraded_state = Some(ok_or_respond!(encode(&value, &ty, "upgraded state"), resp));
             resp
         })
         .await
@@ -584,7 +407,7 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "ConfigureProvider", async move {
             let mut resp = pb::configure_provider::Response::default();
             let ty = inner.catalog().provider_schema.value_type();
-            let config = tri!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
             let ctx = inner.ctx();
             resp.diagnostics = diagnostics_to_proto(&inner.provider.configure(&ctx, &config).await);
             resp
@@ -600,9 +423,9 @@ impl pb::provider_server::Provider for ProviderService {
                 private: req.private.clone(),
                 ..Default::default()
             };
-            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
-            let state = tri!(decode(req.current_state.as_ref(), &ty, "current state"), resp);
+            let state = ok_or_respond!(decode(req.current_state.as_ref(), &ty, "current state"), resp);
             if state.is_null() {
                 resp.new_state = Some(null_value());
                 return resp;
@@ -613,18 +436,11 @@ impl pb::provider_server::Provider for ProviderService {
                 resp.private = out.private;
             }
             let new_state = match out.state {
-                Some(mut s) => {
-                    let check = planning::check_state(&schema, None, &s);
-                    if check.has_errors() {
-                        planning::unknowns_to_null(&mut s);
-                    }
-                    diags.extend(check);
-                    s
-                }
+                Some(s) => planning::settle_state(&schema, None, s, &mut diags),
                 None => Value::Null,
             };
             resp.diagnostics = diagnostics_to_proto(&diags);
-            resp.new_state = Some(tri!(encode(&new_state, &ty, "new state"), resp));
+            resp.new_state = Some(ok_or_respond!(encode(&new_state, &ty, "new state"), resp));
             resp
         })
         .await
@@ -638,11 +454,11 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "PlanResourceChange", async move {
             let mut resp = pb::plan_resource_change::Response::default();
-            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
-            let prior = tri!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
-            let proposed = tri!(decode(req.proposed_new_state.as_ref(), &ty, "proposed new state"), resp);
-            let config = tri!(decode(req.config.as_ref(), &ty, "configuration"), resp);
+            let prior = ok_or_respond!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
+            let proposed = ok_or_respond!(decode(req.proposed_new_state.as_ref(), &ty, "proposed new state"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "configuration"), resp);
             let ctx = inner.ctx();
             let (plan, diags) =
                 planning::plan_resource(res.as_ref(), &ctx, &schema, prior, proposed, config, req.prior_private).await;
@@ -650,7 +466,7 @@ impl pb::provider_server::Provider for ProviderService {
             if diags.has_errors() {
                 return resp;
             }
-            resp.planned_state = Some(tri!(encode(&plan.planned, &ty, "planned state"), resp));
+            resp.planned_state = Some(ok_or_respond!(encode(&plan.planned, &ty, "planned state"), resp));
             resp.requires_replace = plan.requires_replace.iter().map(path_to_proto).collect();
             resp.planned_private = plan.private;
             resp
@@ -666,11 +482,11 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ApplyResourceChange", async move {
             let mut resp = pb::apply_resource_change::Response::default();
-            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
             let ty = schema.value_type();
-            let prior = tri!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
-            let planned = tri!(decode(req.planned_state.as_ref(), &ty, "planned state"), resp);
-            let config = tri!(decode(req.config.as_ref(), &ty, "configuration"), resp);
+            let prior = ok_or_respond!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
+            let planned = ok_or_respond!(decode(req.planned_state.as_ref(), &ty, "planned state"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "configuration"), resp);
             let ctx = inner.ctx();
             let private = req.planned_private;
 
@@ -688,14 +504,7 @@ impl pb::provider_server::Provider for ProviderService {
             let mut diags = out.diagnostics;
             resp.private = if out.private.is_empty() { private } else { out.private };
             let new_state = match out.state {
-                Some(mut s) => {
-                    let check = planning::check_state(&schema, Some(&planned), &s);
-                    if check.has_errors() {
-                        planning::unknowns_to_null(&mut s);
-                    }
-                    diags.extend(check);
-                    s
-                }
+                Some(s) => planning::settle_state(&schema, Some(&planned), s, &mut diags),
                 None => {
                     if !diags.has_errors() {
                         diags.push(Diagnostic::error(
@@ -707,7 +516,7 @@ impl pb::provider_server::Provider for ProviderService {
                 }
             };
             resp.diagnostics = diagnostics_to_proto(&diags);
-            resp.new_state = Some(tri!(encode(&new_state, &ty, "new state"), resp));
+            resp.new_state = Some(ok_or_respond!(encode(&new_state, &ty, "new state"), resp));
             resp
         })
         .await
@@ -721,11 +530,11 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ImportResourceState", async move {
             let mut resp = pb::import_resource_state::Response::default();
-            let (res, schema) = tri!(inner.resource(&req.type_name), resp);
+            let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
             let out = res.import(&inner.ctx(), &req.id).await;
             resp.diagnostics = diagnostics_to_proto(&out.diagnostics);
             if let Some(state) = out.state {
-                let state = tri!(encode(&state, &schema.value_type(), "imported state"), resp);
+                let state = ok_or_respond!(encode(&state, &schema.value_type(), "imported state"), resp);
                 resp.imported_resources
                     .push(pb::import_resource_state::ImportedResource {
                         type_name: req.type_name.clone(),
@@ -763,19 +572,15 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ReadDataSource", async move {
             let mut resp = pb::read_data_source::Response::default();
-            let (ds, schema) = tri!(inner.data_source(&req.type_name), resp);
+            let (ds, schema) = ok_or_respond!(inner.data_source(&req.type_name), resp);
             let ty = schema.value_type();
-            let config = tri!(decode(req.config.as_ref(), &ty, "data source configuration"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "data source configuration"), resp);
             let out = ds.read(&inner.ctx(), &config).await;
             let mut diags = out.diagnostics;
             match out.state {
-                Some(mut s) => {
-                    let check = planning::check_state(&schema, None, &s);
-                    if check.has_errors() {
-                        planning::unknowns_to_null(&mut s);
-                    }
-                    diags.extend(check);
-                    resp.state = Some(tri!(encode(&s, &ty, "data source state"), resp));
+                Some(s) => {
+                    let s = planning::settle_state(&schema, None, s, &mut diags);
+                    resp.state = Some(ok_or_respond!(encode(&s, &ty, "data source state"), resp));
                 }
                 None if !diags.has_errors() => diags.push(Diagnostic::error(
                     "Provider bug: data source returned nothing",
@@ -807,14 +612,6 @@ impl pb::provider_server::Provider for ProviderService {
     }
 }
 
-fn state_error(e: &str) -> Diagnostics {
-    Diagnostic::error(
-        "Invalid stored state",
-        format!("The provider could not read the stored state: {e}"),
-    )
-    .into()
-}
-
 /// go-plugin's controller: `Shutdown` ends the process (after its response is sent).
 pub struct Controller {
     shutdown: CancellationToken,
@@ -843,6 +640,8 @@ mod tests {
     use super::*;
     use crate::plugin::resource::Outcome;
     use crate::plugin::schema::timeouts_block;
+    use crate::plugin::schema::Attribute;
+    use crate::plugin::value::Type;
     use async_trait::async_trait;
     use pb::provider_server::Provider as _;
 
