@@ -1,8 +1,10 @@
 //! The release layout (`scripts/release`) installs like any released provider: a plain
 //! `terraform init` (no dev_overrides) under every available Terraform finds it in a filesystem
-//! mirror and through the network mirror protocol served over HTTPS on loopback, the lock file's
-//! `zh:` hash is the zip's SHA-256 from SHA256SUMS (a wrong one makes init fail), and the
-//! installed binary is the one released.
+//! mirror, through the network mirror protocol and through the provider registry protocol (a
+//! release signed with a test GPG key), all served over HTTPS on loopback; the lock file's `zh:`
+//! hash is the zip's SHA-256 from SHA256SUMS (a wrong one makes init fail; a registry install
+//! records it by itself once the signature verifies), and the installed binary is the one
+//! released.
 
 mod support;
 
@@ -17,6 +19,9 @@ use support::terraform::{for_each_terraform, provider_binary, Terraform, Workspa
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SOURCE: &str = "registry.terraform.io/dlt-tools/dlt";
+/// The private registry's hostname in the registry tests; the CLI config's `host` block points
+/// its `providers.v1` service at the loopback server, so nothing resolves it.
+const REGISTRY_HOST: &str = "registry.dlt.example";
 
 fn platform() -> String {
     let arch = match std::env::consts::ARCH {
@@ -55,11 +60,16 @@ fn release() -> &'static Path {
                     let _ = std::fs::remove_dir_all(old.path());
                 }
             }
+            std::fs::create_dir_all(&dir).expect("release dir");
+            let gnupg = test_signing_key(&dir);
             let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/release"))
                 .arg("--binary")
                 .arg(&binary)
                 .arg("--out")
                 .arg(&dir)
+                .arg("--gpg-key")
+                .arg(SIGNER)
+                .env("GNUPGHOME", &gnupg)
                 .output()
                 .expect("run scripts/release");
             assert!(
@@ -72,6 +82,40 @@ fn release() -> &'static Path {
         }
         dir
     })
+}
+
+/// The test release's signer (a key made per release, no passphrase).
+const SIGNER: &str = "terraform-provider-dlt release test <release-test@example.invalid>";
+
+/// Makes a GPG home under `dir` with one fresh signing key named `uid`; returns the home.
+fn gpg_home_with_key(dir: &Path, home: &str, uid: &str) -> PathBuf {
+    let gnupg = dir.join(home);
+    std::fs::create_dir_all(&gnupg).expect("gnupg home");
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+    let out = Command::new("gpg")
+        .args([
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "rsa3072",
+            "sign",
+            "never",
+        ])
+        .env("GNUPGHOME", &gnupg)
+        .output()
+        .expect("gpg (Debian's gnupg; scripts/setup --browser installs it when missing)");
+    assert!(
+        out.status.success(),
+        "gpg key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gnupg
+}
+
+fn test_signing_key(dir: &Path) -> PathBuf {
+    gpg_home_with_key(dir, "gnupg", SIGNER)
 }
 
 fn zip_name() -> String {
@@ -140,10 +184,15 @@ fn release_layout_matches_the_registry_protocol() {
 /// A workspace whose CLI config is `cli_config` instead of the suite's dev_overrides, with a
 /// configuration that pins the released version and uses the provider (validate launches it).
 fn plain_workspace(tf: &Terraform, cli_config: &str) -> Workspace {
+    workspace_for(tf, "dlt-tools/dlt", cli_config)
+}
+
+/// [`plain_workspace`] with the provider's `source` address.
+fn workspace_for(tf: &Terraform, source: &str, cli_config: &str) -> Workspace {
     let ws = Workspace::new(
         tf,
         &format!(
-            "terraform {{\n  required_providers {{\n    dlt = {{ source = \"dlt-tools/dlt\", version = \"{VERSION}\" }}\n  }}\n}}\n\n\
+            "terraform {{\n  required_providers {{\n    dlt = {{ source = \"{source}\", version = \"{VERSION}\" }}\n  }}\n}}\n\n\
              provider \"dlt\" {{}}\n\n\
              resource \"dlt_test_run\" \"smoke\" {{\n  name     = \"release-smoke\"\n  \
              scenario = {{ requests = [{{ url = \"http://127.0.0.1:9/\" }}] }}\n  \
@@ -155,8 +204,12 @@ fn plain_workspace(tf: &Terraform, cli_config: &str) -> Workspace {
 }
 
 fn lock_hashes(ws: &Workspace) -> Vec<String> {
+    lock_hashes_of(ws, SOURCE)
+}
+
+fn lock_hashes_of(ws: &Workspace, source: &str) -> Vec<String> {
     let text = std::fs::read_to_string(ws.path().join(".terraform.lock.hcl")).unwrap_or_default();
-    let block = text.split(&format!("provider \"{SOURCE}\"")).nth(1).unwrap_or_default();
+    let block = text.split(&format!("provider \"{source}\"")).nth(1).unwrap_or_default();
     block
         .split('"')
         .filter(|s| s.starts_with("h1:") || s.starts_with("zh:"))
@@ -176,10 +229,15 @@ fn write_lock(ws: &Workspace, hashes: &[String]) {
 /// The binary Terraform unpacked from the zip, and checks it is the released one.
 #[track_caller]
 fn assert_installed_is_released(ws: &Workspace) {
+    assert_installed_from(ws, SOURCE)
+}
+
+#[track_caller]
+fn assert_installed_from(ws: &Workspace, source: &str) {
     let installed: PathBuf = ws
         .path()
         .join(".terraform/providers")
-        .join(SOURCE)
+        .join(source)
         .join(VERSION)
         .join(platform())
         .join(format!("terraform-provider-dlt_v{VERSION}"));
@@ -304,4 +362,111 @@ fn network_mirror_init_under_every_terraform() {
             "the zip was fetched and rejected"
         );
     });
+}
+
+/// A CLI config whose `host` block sends the private registry's provider service to `url`
+/// (`https://127.0.0.1:<port>/`), installing everything directly (the registry protocol).
+fn registry_cli_config(url: &str) -> String {
+    format!(
+        "host \"{REGISTRY_HOST}\" {{\n  services = {{\n    \"providers.v1\" = \"{url}v1/providers/\"\n  }}\n}}\n\n\
+         provider_installation {{\n  direct {{}}\n}}\n"
+    )
+}
+
+/// The provider registry protocol, as a team's private registry serves a signed release: the
+/// release's `registry/` tree as a static HTTPS site on loopback. A plain first `terraform init`
+/// under every Terraform fetches the versions list, the download document, SHA256SUMS, its
+/// signature and the zip; verifies the signature against the key the download document lists;
+/// and records the zip's `zh:` hash from SHA256SUMS in the lock file beside the `h1:`, with no
+/// lock file to start from. A download document listing another key than the one that signed
+/// fails init on the signature.
+#[test]
+fn registry_protocol_init_records_signed_zh_hashes_under_every_terraform() {
+    let source = format!("{REGISTRY_HOST}/dlt-tools/dlt");
+    let registry = release().join("registry");
+    let base = format!("/v1/providers/dlt-tools/dlt/{VERSION}");
+    let (os, arch) = platform()
+        .split_once('_')
+        .map(|(o, a)| (o.to_string(), a.to_string()))
+        .unwrap();
+    let download_doc = registry.join(format!("v1/providers/dlt-tools/dlt/{VERSION}/download/{os}/{arch}"));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&download_doc).unwrap()).unwrap();
+    assert_eq!(doc["filename"], zip_name());
+    assert_eq!(doc["shasum"], sums()[&zip_name()]);
+    assert!(release()
+        .join(format!("terraform-provider-dlt_{VERSION}_SHA256SUMS.sig"))
+        .is_file());
+    let server = HttpsMirror::serve(&registry);
+
+    // The same registry, but its download document lists a key that did not sign SHA256SUMS.
+    let other = tempfile::tempdir().unwrap();
+    let stranger = gpg_home_with_key(other.path(), "gnupg", "someone else <other@example.invalid>");
+    let armor = Command::new("gpg")
+        .args(["--batch", "--armor", "--export"])
+        .env("GNUPGHOME", &stranger)
+        .output()
+        .expect("gpg export");
+    let forged_root = other.path().join("registry");
+    copy_tree(&registry, &forged_root);
+    let mut forged = doc.clone();
+    forged["signing_keys"]["gpg_public_keys"][0]["ascii_armor"] =
+        serde_json::Value::String(String::from_utf8_lossy(&armor.stdout).into_owned());
+    let forged_doc = forged_root.join(download_doc.strip_prefix(&registry).unwrap());
+    std::fs::write(&forged_doc, serde_json::to_string(&forged).unwrap()).unwrap();
+    let forged_server = HttpsMirror::serve(&forged_root);
+
+    let certs = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(certs.path(), format!("{}{}", server.ca_pem(), forged_server.ca_pem())).unwrap();
+    let cert_file = certs.path().display().to_string();
+    let zh = format!("zh:{}", sums()[&zip_name()]);
+    for_each_terraform(|tf| {
+        let label = tf.label();
+        let before = server.requests().len();
+        let mut ws = workspace_for(tf, &source, &registry_cli_config(&server.url()));
+        ws.env("SSL_CERT_FILE", &cert_file);
+        ws.run(&["init", "-no-color", "-input=false"]).assert_ok();
+        let hashes = lock_hashes_of(&ws, &source);
+        assert!(
+            hashes.contains(&zh) && hashes.iter().any(|h| h.starts_with("h1:")),
+            "{label}: a signed registry install records the zip's zh: and its h1:; got {hashes:?}"
+        );
+        assert_installed_from(&ws, &source);
+        let served = server.requests()[before..].to_vec();
+        for want in [
+            "/v1/providers/dlt-tools/dlt/versions".to_string(),
+            format!("{base}/download/{os}/{arch}"),
+            format!("{base}/files/terraform-provider-dlt_{VERSION}_SHA256SUMS"),
+            format!("{base}/files/terraform-provider-dlt_{VERSION}_SHA256SUMS.sig"),
+            format!("{base}/files/{}", zip_name()),
+        ] {
+            assert!(
+                served.contains(&want),
+                "{label}: {want} not requested; served {served:?}"
+            );
+        }
+
+        let mut ws = workspace_for(tf, &source, &registry_cli_config(&forged_server.url()));
+        ws.env("SSL_CERT_FILE", &cert_file);
+        let out = ws.run(&["init", "-no-color", "-input=false"]);
+        out.assert_failed();
+        let text = support::flat(&out.all());
+        assert!(text.contains("signature from unknown issuer"), "{label}: {text}");
+        assert!(
+            !ws.path().join(".terraform/providers").join(&source).exists(),
+            "{label}: nothing installed from a registry whose signature does not verify"
+        );
+    });
+}
+
+/// Copies a directory tree (files and folders; hard links are copied as files).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
 }

@@ -54,7 +54,8 @@ pub struct HttpsMirror {
 }
 
 impl HttpsMirror {
-    /// Serves the files under `root` (GET only; no directory listings).
+    /// Serves the files under `root` (GET and HEAD; no directory listings). Files without an
+    /// extension (the registry protocol's documents) are JSON.
     pub fn serve(root: &Path) -> HttpsMirror {
         let pki = issue();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -148,7 +149,8 @@ fn answer(root: &Path, log: &Mutex<Vec<String>>, req: &Request<Incoming>) -> Res
         *r.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         r
     };
-    if req.method() != http::Method::GET {
+    let head = req.method() == http::Method::HEAD;
+    if req.method() != http::Method::GET && !head {
         return status(405);
     }
     let rel = PathBuf::from(path.trim_start_matches('/'));
@@ -157,8 +159,15 @@ fn answer(root: &Path, log: &Mutex<Vec<String>>, req: &Request<Incoming>) -> Res
     }
     match std::fs::read(root.join(&rel)) {
         Ok(bytes) => {
-            let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            let kind = if path.ends_with(".json") {
+            // HEAD (Terraform asks before downloading a registry package): the length, no body.
+            let length = bytes.len();
+            let body = if head { Bytes::new() } else { Bytes::from(bytes) };
+            let mut r = Response::new(Full::new(body));
+            if head {
+                r.headers_mut()
+                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+            }
+            let kind = if path.ends_with(".json") || path.rsplit('/').next().is_some_and(|n| !n.contains('.')) {
                 "application/json"
             } else {
                 "application/zip"
