@@ -140,7 +140,11 @@ pub fn main(args: &[String]) -> ExitCode {
                 on_ctrl_c.cancel();
             }
         });
-        engine::run(requests, &spec.load, &args.opts, cancel).await
+        let opts = engine::EngineOptions {
+            warm_up: spec.warm_up(),
+            ..args.opts.clone()
+        };
+        engine::run(requests, &spec.load, &opts, cancel).await
     });
     let finished_at = now_rfc3339();
     let (results, cancelled) = match outcome {
@@ -151,7 +155,7 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let verdict = Verdict::of(&spec.gates, &results);
+    let verdict = spec.verdict(&results);
     let meta = ReportMeta {
         test_id: format!("local-{}", std::process::id()),
         engine: "local".to_string(),

@@ -57,10 +57,14 @@ fn options(double: &DltDouble) -> RunnerOptions {
 
 fn spec(url: String, hold: Duration) -> TestSpec {
     TestSpec {
+        label_gates: Vec::new(),
+        status_gates: Vec::new(),
+        warm_up: None,
         name: "checkout-smoke".into(),
         description: "PR gate".into(),
         scenario: Scenario::Simple {
             requests: vec![RequestSpec {
+                label: None,
                 url,
                 method: "GET".into(),
                 headers: Default::default(),

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 fn get(url: String) -> RequestSpec {
     RequestSpec {
+        label: None,
         url,
         method: "GET".into(),
         headers: BTreeMap::new(),
@@ -231,6 +232,7 @@ async fn post_body_and_headers_reach_the_target() {
     headers.insert("X-Test".to_string(), "yes".to_string());
     headers.insert("Content-Type".to_string(), "application/json".to_string());
     let post = RequestSpec {
+        label: None,
         url: target.url("/orders?x=1"),
         method: "POST".into(),
         headers,
@@ -261,6 +263,7 @@ async fn a_body_larger_than_the_socket_buffer_is_sent_whole() {
     let target = TargetServer::start(TargetConfig::default());
     let body: String = "0123456789abcdef".repeat(512 * 1024);
     let post = RequestSpec {
+        label: None,
         url: target.url("/upload"),
         method: "POST".into(),
         headers: BTreeMap::new(),
@@ -461,6 +464,7 @@ async fn a_reused_connection_closed_by_the_server_is_retried_for_idempotent_requ
 
     // POST is not idempotent: the engine cannot know whether the server acted on it.
     let post = RequestSpec {
+        label: None,
         method: "POST".into(),
         body: "{}".into(),
         ..get(url)

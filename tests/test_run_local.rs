@@ -410,3 +410,228 @@ fn interrupt_cancels_the_run() {
         assert!(target.served() - served < 5, "load continued after cancel");
     });
 }
+
+/// A run of two requests, `/` (default label: its URL) and `/cart` labelled `checkout`, with
+/// `gates_etc` (label_gates, status_gates, warm_up, ...) spliced into the resource.
+fn two_request_config(target: &TargetServer, name: &str, load: &str, gates_etc: &str) -> String {
+    format!(
+        r#"
+resource "dlt_test_run" "{name}" {{
+  name = "{name}"
+  scenario = {{
+    requests = [
+      {{ url = "{home}" }},
+      {{ url = "{cart}", method = "POST", body = "{{}}", label = "checkout" }},
+    ]
+  }}
+  load = {load}
+{gates_etc}
+}}
+"#,
+        home = target.url("/"),
+        cart = target.url("/cart"),
+    )
+}
+
+fn gate_results(ws: &Workspace, resource: &str) -> Vec<Json> {
+    ws.attributes(resource)["gate_results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn scoped_gate(ws: &Workspace, resource: &str, scope: &str, gate: &str) -> Json {
+    gate_results(ws, resource)
+        .into_iter()
+        .find(|g| g["scope"] == scope && g["gate"] == gate)
+        .unwrap_or_else(|| panic!("no {gate} of {scope} in {:?}", gate_results(ws, resource)))
+}
+
+#[test]
+fn label_gates_judge_one_label_and_refuse_unknown_labels_at_plan() {
+    with_terraform(|tf| {
+        let target = TargetServer::start(TargetConfig {
+            latency: Duration::from_millis(2),
+            status_by_path: vec![("/cart".into(), 500)],
+            ..TargetConfig::default()
+        });
+        let home = target.url("/");
+        let gates = format!(
+            r#"  label_gates = [
+    {{ label = "{home}", min_success_rate = 100, max_p95 = "2s" }},
+    {{ label = "checkout", min_success_rate = 99, max_failures = 0 }},
+  ]
+  report = {{ junit_path = "junit.xml", markdown_path = "summary.md" }}"#
+        );
+        let ws = Workspace::new(tf, &two_request_config(&target, "labels", SHORT_LOAD, &gates));
+        let out = ws.apply();
+        out.assert_failed();
+        let text = out.all();
+        assert!(text.contains("2 of 4 quality gates failed"), "{text}");
+        assert!(text.contains("scope"), "the diagnostic tables the scope: {text}");
+        assert!(text.contains("label checkout"), "{text}");
+        let r = "dlt_test_run.labels";
+        assert!(ws.is_tainted(r));
+        // The home label passes on its own figures; the checkout label fails on its own.
+        let scope_home = format!("label {home}");
+        assert_eq!(scoped_gate(&ws, r, &scope_home, "min_success_rate")["passed"], true);
+        assert_eq!(scoped_gate(&ws, r, &scope_home, "min_success_rate")["actual"], "100%");
+        assert_eq!(scoped_gate(&ws, r, &scope_home, "max_p95")["passed"], true);
+        let sr = scoped_gate(&ws, r, "label checkout", "min_success_rate");
+        assert_eq!(
+            (sr["passed"].clone(), sr["actual"].clone()),
+            (false.into(), "0%".into())
+        );
+        assert_eq!(scoped_gate(&ws, r, "label checkout", "max_failures")["passed"], false);
+        // The run as a whole is half failures: ~50% success in results.
+        let rate = ws.attributes(r)["results"]["success_rate"].as_f64().unwrap_or(0.0);
+        assert!((45.0..=55.0).contains(&rate), "{rate}");
+        let xml = std::fs::read_to_string(ws.path().join("junit.xml")).expect("junit");
+        assert_eq!(xml.matches("<testcase").count(), 4, "{xml}");
+        assert!(xml.contains("name=\"min_success_rate (label checkout)\""), "{xml}");
+        let md = std::fs::read_to_string(ws.path().join("summary.md")).expect("markdown");
+        assert!(md.contains("| label checkout |"), "{md}");
+
+        // Healthy again: the tainted run is replaced and every label gate passes.
+        target.set_config(TargetConfig::default());
+        ws.apply().assert_ok();
+        assert!(gate_results(&ws, r).iter().all(|g| g["passed"] == true));
+
+        // A label that no request has is refused at plan, naming the attribute and the labels.
+        let bad = two_request_config(
+            &target,
+            "typo",
+            SHORT_LOAD,
+            "  label_gates = [{ label = \"chekout\", max_p95 = \"1s\" }]",
+        );
+        let ws = Workspace::new(tf, &bad);
+        let served = target.served();
+        let out = ws.plan();
+        out.assert_failed();
+        let text = flat_text(&out.all());
+        assert!(text.contains("Unknown label"), "{text}");
+        assert!(text.contains("label_gates[0].label = \"chekout\""), "{text}");
+        assert!(text.contains("\"checkout\""), "{text}");
+        assert_eq!(target.served(), served, "plan sent nothing");
+    });
+}
+
+fn flat_text(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn status_gates_judge_the_share_of_each_status() {
+    with_terraform(|tf| {
+        let target = TargetServer::start(TargetConfig {
+            latency: Duration::from_millis(2),
+            status_by_path: vec![("/cart".into(), 404)],
+            ..TargetConfig::default()
+        });
+        // Half the requests (every /cart) answer 404.
+        let gates = r#"  status_gates = [
+    { status = "4xx", max_percent = 60 },
+    { status = "404", max_percent = 40 },
+    { status = "5xx", max_count = 0 },
+    { status = "timeout", max_count = 0 },
+  ]
+  report = { json_path = "report.json" }"#;
+        let ws = Workspace::new(tf, &two_request_config(&target, "codes", SHORT_LOAD, gates));
+        let out = ws.apply();
+        out.assert_failed();
+        let text = out.all();
+        assert!(text.contains("1 of 4 quality gates failed"), "{text}");
+        let r = "dlt_test_run.codes";
+        let a = ws.attributes(r);
+        let requests = a["results"]["requests"].as_f64().unwrap_or(0.0);
+        let not_found = a["results"]["status_codes"]["404"].as_f64().unwrap_or(0.0);
+        assert!(requests > 10.0 && (not_found / requests - 0.5).abs() < 0.05, "{a}");
+        assert_eq!(a["results"]["failures"].as_f64(), Some(not_found), "{a}");
+        assert_eq!(scoped_gate(&ws, r, "status 4xx", "max_percent")["passed"], true);
+        let g = scoped_gate(&ws, r, "status 404", "max_percent");
+        assert_eq!(g["passed"], false, "{g}");
+        assert!(
+            g["actual"]
+                .as_str()
+                .is_some_and(|s| s.contains(&format!("({not_found} of {requests})"))),
+            "{g}"
+        );
+        assert_eq!(scoped_gate(&ws, r, "status 5xx", "max_count")["actual"], "0");
+        assert_eq!(scoped_gate(&ws, r, "status timeout", "max_count")["passed"], true);
+        let report: Json =
+            serde_json::from_str(&std::fs::read_to_string(ws.path().join("report.json")).expect("report"))
+                .expect("json");
+        assert_eq!(report["gates"][1]["scope"], "status 404", "{report}");
+        assert_eq!(report["test"]["status_gates"][1]["status"], "404", "{report}");
+
+        // Without the 404s every status gate passes.
+        target.set_config(TargetConfig::default());
+        ws.apply().assert_ok();
+        assert!(gate_results(&ws, r).iter().all(|g| g["passed"] == true));
+        assert_eq!(ws.attributes(r)["results"]["status_codes"], serde_json::json!({}));
+
+        // A success status is refused at plan.
+        let ws = Workspace::new(
+            tf,
+            &two_request_config(
+                &target,
+                "ok",
+                SHORT_LOAD,
+                "  status_gates = [{ status = \"2xx\", max_percent = 1 }]",
+            ),
+        );
+        let out = ws.plan();
+        out.assert_failed();
+        let text = flat_text(&out.all());
+        assert!(
+            text.contains("Invalid status") && text.contains("min_success_rate"),
+            "{text}"
+        );
+    });
+}
+
+#[test]
+fn warm_up_leaves_a_slow_start_out_of_the_gates() {
+    with_terraform(|tf| {
+        // Slow (300 ms) for the first second after the first request, then 20 ms.
+        let target = TargetServer::start(TargetConfig {
+            latency: Duration::from_millis(20),
+            warm_up: Duration::from_secs(1),
+            warm_up_latency: Duration::from_millis(300),
+            ..TargetConfig::default()
+        });
+        let load = r#"{ concurrency = 4, ramp_up = "1500ms", hold_for = "2s" }"#;
+        let gates = "  gates = { max_p99 = \"150ms\" }\n  fail_on_gate = false";
+        let hcl = two_request_config(&target, "cold", load, gates)
+            + &two_request_config(&target, "warm", load, &format!("{gates}\n  warm_up = \"ramp_up\""));
+        let ws = Workspace::new(tf, &hcl);
+        let out = ws.apply();
+        out.assert_ok();
+        let cold = ws.attributes("dlt_test_run.cold");
+        let warm = ws.attributes("dlt_test_run.warm");
+        // Both saw the slow start; only the run that keeps it in its figures fails on it.
+        assert_eq!(cold["passed"], false, "{cold}");
+        assert!(cold["results"]["p99_ms"].as_f64().unwrap_or(0.0) >= 250.0, "{cold}");
+        assert_eq!(warm["passed"], true, "{warm}");
+        let p99 = warm["results"]["p99_ms"].as_f64().unwrap_or(f64::MAX);
+        assert!((20.0..150.0).contains(&p99), "{warm}");
+        // The gated time is the hold-for only; the cold run measured ramp-up + hold-for.
+        let d = |a: &Json| a["results"]["duration_seconds"].as_f64().unwrap_or(0.0);
+        assert!((1.9..2.6).contains(&d(&warm)), "{warm}");
+        assert!((3.4..4.2).contains(&d(&cold)), "{cold}");
+        assert!(
+            warm["results"]["requests"].as_f64() < cold["results"]["requests"].as_f64(),
+            "{warm}\n{cold}"
+        );
+
+        // A warm-up as long as the run is refused at plan.
+        let ws = Workspace::new(tf, &two_request_config(&target, "all", load, "  warm_up = \"3500ms\""));
+        let out = ws.plan();
+        out.assert_failed();
+        assert!(
+            flat_text(&out.all()).contains("nothing would be measured"),
+            "{}",
+            out.all()
+        );
+    });
+}

@@ -7,6 +7,8 @@
 //! `s3:ListBucket`/`s3:GetObject`, a task's file missing, unreadable lines) DLT's figures stay,
 //! and the warnings say why and how many samples were lost, for the apply output.
 
+use std::time::Duration;
+
 use super::gates::Gates;
 use super::results::{RunResults, METHOD_DLT_AVERAGED};
 use super::samples::{merge_run, run_prefix_of, ResultStore, Window};
@@ -26,6 +28,8 @@ pub struct RunLocation<'a> {
     pub test_run_id: Option<&'a str>,
     /// The stack is v4 (v3.2.1 simple tests upload no raw samples).
     pub v4: bool,
+    /// `warm_up`: each task's first samples left out (zero: none).
+    pub warm_up: Duration,
 }
 
 /// The `percentile_method` of exact figures merged from `tasks` raw-sample files.
@@ -70,8 +74,13 @@ pub async fn refine(
     let fallback = |dlt: RunResults, why: String| Refined {
         results: dlt,
         warnings: vec![format!(
-            "DLT test {}: showing DLT's own figures (percentiles averaged over tasks, not exact): {why}",
-            run.test_id
+            "DLT test {}: showing DLT's own figures (percentiles averaged over tasks, not exact{}): {why}",
+            run.test_id,
+            if run.warm_up.is_zero() {
+                ""
+            } else {
+                "; warm_up NOT left out: the gates judged the whole run"
+            }
         )],
     };
     if !run.v4 {
@@ -110,7 +119,16 @@ pub async fn refine(
             ),
         );
     };
-    let exact = match merge_run(store, bucket, &prefix, Window::default()).await {
+    let exact = match merge_run(
+        store,
+        bucket,
+        &prefix,
+        Window {
+            skip_first: run.warm_up,
+        },
+    )
+    .await
+    {
         Ok(e) => e,
         Err(e) => {
             return fallback(
@@ -144,6 +162,7 @@ pub async fn refine(
         ));
     }
     let mut results = exact.results;
+    results.warm_up_excluded = exact.summary.excluded;
     results.percentile_method = method_exact(exact.files);
     results.regions = std::mem::take(&mut dlt.regions);
     results.dlt_reported = Some(dlt.total);
@@ -199,6 +218,7 @@ mod tests {
             test_id: "T1",
             test_run_id: Some("R1"),
             v4,
+            warm_up: Duration::ZERO,
         }
     }
 

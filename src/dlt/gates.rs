@@ -9,9 +9,12 @@
 //! The run's [`Verdict`] (each gate's result, and "a run that measured nothing fails") is
 //! decided here once, for the resource, the `run` command and the reports alike.
 //!
-//! Evaluation takes one set of [`Stats`], not a whole run, so the same rows can later gate one
-//! request label's figures, and [`Check`] (unit, comparison, limit) serves thresholds on figures
-//! that are not a `Stats` field, such as the share of one status code.
+//! Evaluation takes one set of [`Stats`], not a whole run, so the same rows gate one request
+//! label's figures ([`LabelGate`]: `label_gates`, the columns of [`GATES`] scoped to a label), and
+//! [`Check`] (unit, comparison, limit) serves thresholds on figures that are not a `Stats` field:
+//! the share or count of one status code or class ([`StatusGate`]: `status_gates`). Every
+//! [`GateResult`] carries its scope (`run`, `label <name>`, `status <selector>`), so the gate
+//! table, JUnit and the other reports show one list whatever judged it.
 
 use std::fmt::{self, Write as _};
 use std::time::Duration;
@@ -156,6 +159,7 @@ impl Check {
     /// figure of nothing proves nothing.
     pub fn judge(&self, gate: &str, actual: f64, measured: bool) -> GateResult {
         GateResult {
+            scope: RUN_SCOPE.to_string(),
             gate: gate.to_string(),
             threshold: format!("{} {}", self.comparison.symbol(), self.limit.show(self.unit)),
             actual: self.unit.show(actual),
@@ -179,6 +183,15 @@ pub struct GateDef {
 }
 
 impl GateDef {
+    /// This gate's threshold at `limit`.
+    pub fn check(&self, limit: Limit) -> Check {
+        Check {
+            unit: self.unit,
+            comparison: self.comparison,
+            limit,
+        }
+    }
+
     /// The figure this gate reads from `stats`.
     pub fn figure(&self, stats: &Stats) -> f64 {
         (self.read)(stats)
@@ -311,14 +324,7 @@ impl Gates {
     pub fn evaluate_stats(&self, stats: &Stats) -> Vec<GateResult> {
         let measured = stats.requests > 0;
         self.iter()
-            .map(|(g, limit)| {
-                Check {
-                    unit: g.unit,
-                    comparison: g.comparison,
-                    limit,
-                }
-                .judge(g.name, g.figure(stats), measured)
-            })
+            .map(|(g, limit)| g.check(limit).judge(g.name, g.figure(stats), measured))
             .collect()
     }
 }
@@ -384,13 +390,288 @@ impl<'de> Visitor<'de> for GatesVisitor {
     }
 }
 
+/// Scope of the gates on the whole run's figures.
+pub const RUN_SCOPE: &str = "run";
+
+/// What a label gate shows as its figure when the label never appeared in the results.
+pub const LABEL_NOT_MEASURED: &str = "label not measured";
+
+/// `label_gates`: the columns of [`GATES`] judged on one request label's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelGate {
+    pub label: String,
+    #[serde(flatten)]
+    pub gates: Gates,
+}
+
+impl LabelGate {
+    pub fn scope(&self) -> String {
+        format!("label {}", self.label)
+    }
+
+    /// Every limit judged on the label's figures. A label the results do not hold (a script
+    /// that names its samplers otherwise, a request never sent, more labels than are kept
+    /// apart) fails each limit with "label not measured": never a silent pass.
+    pub fn evaluate(&self, r: &RunResults) -> Vec<GateResult> {
+        let scope = self.scope();
+        let mut out = match r.labels.iter().find(|l| l.label == self.label) {
+            Some(l) => self.gates.evaluate_stats(&l.stats),
+            None => self
+                .gates
+                .iter()
+                .map(|(g, limit)| GateResult {
+                    actual: LABEL_NOT_MEASURED.to_string(),
+                    ..g.check(limit).judge(g.name, 0.0, false)
+                })
+                .collect(),
+        };
+        for g in &mut out {
+            g.scope.clone_from(&scope);
+        }
+        out
+    }
+}
+
+/// A transport failure kind, as the local engine counts it (`status_codes` key) and as JMeter's
+/// exception names map to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Timeout,
+    Connect,
+    Tls,
+    /// Any other broken exchange (connection reset, malformed response).
+    Io,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 4] = [Transport::Timeout, Transport::Connect, Transport::Tls, Transport::Io];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Transport::Timeout => "timeout",
+            Transport::Connect => "connect",
+            Transport::Tls => "tls",
+            Transport::Io => "io",
+        }
+    }
+
+    /// The kind of a `status_codes` key that is not an HTTP status: the local engine's own keys,
+    /// JMeter's exception class names (`SocketTimeoutException`, `UnknownHostException`,
+    /// `SSLHandshakeException`, ...) and k6's status 0.
+    pub fn of_key(key: &str) -> Option<Transport> {
+        if let Some(t) = Transport::ALL.into_iter().find(|t| t.key() == key) {
+            return Some(t);
+        }
+        let k = key.to_ascii_lowercase();
+        if k.contains("timeout") {
+            Some(Transport::Timeout)
+        } else if k.contains("ssl") || k.contains("tls") || k.contains("handshake") {
+            Some(Transport::Tls)
+        } else if ["connect", "unknownhost", "noroutetohost", "unreachable"]
+            .iter()
+            .any(|w| k.contains(w))
+        {
+            Some(Transport::Connect)
+        } else if k.ends_with("exception") || k == "0" {
+            Some(Transport::Io)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a status gate counts: a class (`"5xx"`), one code (`"429"`) or a transport failure kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusSelector {
+    /// `4xx`, `5xx` (the hundreds digit).
+    Class(u16),
+    Code(u16),
+    Transport(Transport),
+}
+
+impl StatusSelector {
+    /// Reads `"5xx"`, `"429"`, `"timeout"`, `"connect"`, `"tls"`, `"io"`. 2xx and 3xx are
+    /// refused: they are successes, which `gates.min_success_rate` judges.
+    pub fn parse(s: &str) -> Result<StatusSelector, String> {
+        let t = s.trim().to_ascii_lowercase();
+        if let Some(tr) = Transport::ALL.into_iter().find(|x| x.key() == t) {
+            return Ok(StatusSelector::Transport(tr));
+        }
+        let b = t.as_bytes();
+        let sel = if b.len() == 3 && b[0].is_ascii_digit() && &t[1..] == "xx" {
+            StatusSelector::Class(u16::from(b[0] - b'0'))
+        } else if b.len() == 3 && b.iter().all(u8::is_ascii_digit) {
+            StatusSelector::Code(t.parse().unwrap_or(0))
+        } else {
+            return Err(format!(
+                "{s:?} is not a status: write a class such as \"5xx\", a code such as \"429\", or a transport failure \
+                 (\"timeout\", \"connect\", \"tls\", \"io\")"
+            ));
+        };
+        let hundreds = match sel {
+            StatusSelector::Class(c) => c,
+            StatusSelector::Code(c) => c / 100,
+            StatusSelector::Transport(_) => 0,
+        };
+        match hundreds {
+            2 | 3 => Err(format!(
+                "{s:?} responses are successes; status gates count failures (4xx, 5xx, transport errors). \
+                 Judge successes with gates.min_success_rate"
+            )),
+            1 | 4 | 5 => Ok(sel),
+            _ => Err(format!("{s:?} is not an HTTP status (100–599)")),
+        }
+    }
+
+    /// Whether failures counted under `status_codes` key `key` are of this status.
+    pub fn matches(&self, key: &str) -> bool {
+        let code = (key.len() == 3).then(|| key.parse::<u16>().ok()).flatten();
+        match (self, code) {
+            (StatusSelector::Class(c), Some(n)) => n / 100 == *c,
+            (StatusSelector::Code(c), Some(n)) => n == *c,
+            (StatusSelector::Transport(t), None) => Transport::of_key(key) == Some(*t),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for StatusSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusSelector::Class(c) => write!(f, "{c}xx"),
+            StatusSelector::Code(c) => write!(f, "{c}"),
+            StatusSelector::Transport(t) => f.write_str(t.key()),
+        }
+    }
+}
+
+impl Serialize for StatusSelector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusSelector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StatusSelector, D::Error> {
+        let s = String::deserialize(d)?;
+        StatusSelector::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// The limits a status gate takes, by attribute name: the schema, the configuration model and
+/// evaluation read this table.
+pub const STATUS_LIMITS: [(&str, Unit, &str); 2] = [
+    (
+        "max_percent",
+        Unit::Percent,
+        "Maximum percent of all requests that ended with this status (0–100).",
+    ),
+    (
+        "max_count",
+        Unit::Count,
+        "Maximum number of requests that ended with this status.",
+    ),
+];
+
+/// `status_gates`: limits on the failures of one status code, class or transport failure kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusGate {
+    pub status: StatusSelector,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u64>,
+}
+
+impl StatusGate {
+    pub fn scope(&self) -> String {
+        format!("status {}", self.status)
+    }
+
+    /// Requests that ended with this status (`results.status_codes` summed over matching keys).
+    pub fn count(&self, r: &RunResults) -> u64 {
+        r.status_codes
+            .iter()
+            .filter(|(k, _)| self.status.matches(k))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The limits set, in [`STATUS_LIMITS`] order.
+    pub fn limits(&self) -> Vec<(&'static str, Check)> {
+        let limits = [self.max_percent.map(Limit::Number), self.max_count.map(Limit::Count)];
+        STATUS_LIMITS
+            .iter()
+            .zip(limits)
+            .filter_map(|(&(name, unit, _), limit)| {
+                limit.map(|limit| {
+                    (
+                        name,
+                        Check {
+                            unit,
+                            comparison: Comparison::AtMost,
+                            limit,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Every limit judged on the run's status counts (a run that measured nothing fails).
+    pub fn evaluate(&self, r: &RunResults) -> Vec<GateResult> {
+        let n = self.count(r);
+        let requests = r.total.requests;
+        let measured = requests > 0;
+        let share = if measured {
+            n as f64 / requests as f64 * 100.0
+        } else {
+            0.0
+        };
+        let scope = self.scope();
+        self.limits()
+            .into_iter()
+            .map(|(name, check)| {
+                let mut g = match check.unit {
+                    Unit::Percent => {
+                        let mut g = check.judge(name, share, measured);
+                        g.actual = format!("{} ({n} of {requests})", g.actual);
+                        g
+                    }
+                    _ => check.judge(name, n as f64, measured),
+                };
+                g.scope.clone_from(&scope);
+                g
+            })
+            .collect()
+    }
+}
+
 /// The verdict of one gate, with threshold and actual as display strings (units included).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
+    /// What the gate judged: [`RUN_SCOPE`], `label <name>` or `status <selector>`.
+    #[serde(default = "run_scope")]
+    pub scope: String,
     pub gate: String,
     pub threshold: String,
     pub actual: String,
     pub passed: bool,
+}
+
+fn run_scope() -> String {
+    RUN_SCOPE.to_string()
+}
+
+impl GateResult {
+    /// The gate's name with its scope when that is not the whole run: `max_p95 (label checkout)`.
+    pub fn name(&self) -> String {
+        if self.scope == RUN_SCOPE {
+            self.gate.clone()
+        } else {
+            format!("{} ({})", self.gate, self.scope)
+        }
+    }
 }
 
 /// True when every gate passed (vacuously true with no gates; [`Verdict::passed`] also asks
@@ -412,7 +693,14 @@ pub struct Verdict {
 impl Verdict {
     /// Judges `results` against `gates`.
     pub fn of(gates: &Gates, results: &RunResults) -> Verdict {
-        let gate_results = gates.evaluate(results);
+        Verdict::of_all(gates, &[], &[], results)
+    }
+
+    /// Judges `results` against the run's gates, then each label's, then each status's.
+    pub fn of_all(gates: &Gates, labels: &[LabelGate], statuses: &[StatusGate], results: &RunResults) -> Verdict {
+        let mut gate_results = gates.evaluate(results);
+        gate_results.extend(labels.iter().flat_map(|l| l.evaluate(results)));
+        gate_results.extend(statuses.iter().flat_map(|s| s.evaluate(results)));
         let measured = results.total.requests > 0;
         Verdict {
             passed: measured && all_passed(&gate_results),
@@ -437,56 +725,51 @@ fn fmt_num(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// A fixed-width table of gate verdicts for diagnostics and the demo output.
+/// A fixed-width table of gate verdicts for diagnostics and the demo output; with a scope column
+/// once any gate judged less than the whole run (a label, a status).
 pub fn format_table(results: &[GateResult]) -> String {
-    let headers = ["gate", "threshold", "actual", "result"];
-    let rows: Vec<[String; 4]> = results
+    let scoped = results.iter().any(|g| g.scope != RUN_SCOPE);
+    let mut headers = vec!["gate", "threshold", "actual", "result"];
+    if scoped {
+        headers.insert(0, "scope");
+    }
+    let rows: Vec<Vec<&str>> = results
         .iter()
         .map(|g| {
-            [
-                g.gate.clone(),
-                g.threshold.clone(),
-                g.actual.clone(),
-                if g.passed {
-                    "pass".to_string()
-                } else {
-                    "FAIL".to_string()
-                },
-            ]
+            let mut row = vec![
+                g.gate.as_str(),
+                g.threshold.as_str(),
+                g.actual.as_str(),
+                if g.passed { "pass" } else { "FAIL" },
+            ];
+            if scoped {
+                row.insert(0, g.scope.as_str());
+            }
+            row
         })
         .collect();
-    let mut widths = headers.map(str::len);
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut s = String::new();
-    let line = |s: &mut String, cells: [&str; 4]| {
-        let _ = writeln!(
-            s,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
+    let line = |s: &mut String, cells: &[&str]| {
+        let last = cells.len() - 1;
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                let _ = writeln!(s, "{cell}");
+            } else {
+                let _ = write!(s, "{cell:<w$}  ");
+            }
+        }
     };
-    line(&mut s, headers);
-    line(
-        &mut s,
-        [
-            &"-".repeat(widths[0]),
-            &"-".repeat(widths[1]),
-            &"-".repeat(widths[2]),
-            &"-".repeat(widths[3]),
-        ],
-    );
+    line(&mut s, &headers);
+    let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(&mut s, &dashes.iter().map(String::as_str).collect::<Vec<_>>());
     for row in &rows {
-        line(&mut s, [&row[0], &row[1], &row[2], &row[3]]);
+        line(&mut s, row);
     }
     s
 }
@@ -625,6 +908,140 @@ mod tests {
             let e = serde_json::from_str::<Gates>(bad).unwrap_err().to_string();
             assert!(e.contains(needle), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_label_gate_judges_its_label_and_fails_an_absent_one() {
+        use crate::dlt::results::LabelResults;
+        let mut r = results(1000, 1000, 100.0);
+        r.labels = vec![
+            LabelResults {
+                label: "home".into(),
+                stats: results(900, 900, 50.0).total,
+            },
+            LabelResults {
+                label: "checkout".into(),
+                stats: results(100, 90, 900.0).total,
+            },
+        ];
+        let g = with(&[
+            ("max_p95", Limit::Duration(Duration::from_millis(800))),
+            ("min_success_rate", Limit::Number(95.0)),
+        ]);
+        let gate = |label: &str| LabelGate {
+            label: label.into(),
+            gates: g.clone(),
+        };
+        let home = gate("home").evaluate(&r);
+        assert!(
+            all_passed(&home) && home.iter().all(|x| x.scope == "label home"),
+            "{home:?}"
+        );
+        let checkout = gate("checkout").evaluate(&r);
+        assert_eq!(checkout.iter().filter(|x| !x.passed).count(), 2, "{checkout:?}");
+        assert_eq!(checkout[1].actual, "900ms");
+        let missing = gate("pay").evaluate(&r);
+        assert_eq!(missing.len(), 2);
+        assert!(
+            missing.iter().all(|x| !x.passed && x.actual == LABEL_NOT_MEASURED),
+            "{missing:?}"
+        );
+        // The run's own gates pass; the verdict fails on the label's.
+        let v = Verdict::of_all(&gates(), &[gate("home"), gate("checkout")], &[], &r);
+        assert!(!v.passed);
+        assert_eq!(v.failed(), 2);
+        assert_eq!(v.gates[0].scope, RUN_SCOPE);
+        assert_eq!(v.gates[0].name(), "min_success_rate");
+        assert_eq!(v.gates[7].name(), "max_p95 (label checkout)");
+    }
+
+    #[test]
+    fn status_selectors_parse_and_match_both_engines_keys() {
+        let sel = |s: &str| StatusSelector::parse(s).unwrap();
+        assert_eq!(sel("5xx"), StatusSelector::Class(5));
+        assert_eq!(sel(" 429 "), StatusSelector::Code(429));
+        assert_eq!(sel("TIMEOUT"), StatusSelector::Transport(Transport::Timeout));
+        assert_eq!(sel("4xx").to_string(), "4xx");
+        for bad in ["2xx", "200", "302", "600", "9xx", "timeouts", "", "50x"] {
+            assert!(StatusSelector::parse(bad).is_err(), "{bad}");
+        }
+        assert!(StatusSelector::parse("2xx").unwrap_err().contains("min_success_rate"));
+        assert!(sel("5xx").matches("503") && !sel("5xx").matches("429") && !sel("5xx").matches("timeout"));
+        assert!(sel("429").matches("429") && !sel("429").matches("4290"));
+        // The local engine's keys and the names JMeter (DLT) and k6 give the same failures.
+        for (key, kind) in [
+            ("timeout", "timeout"),
+            ("SocketTimeoutException", "timeout"),
+            ("ConnectTimeoutException", "timeout"),
+            ("connect", "connect"),
+            ("UnknownHostException", "connect"),
+            ("HttpHostConnectException", "connect"),
+            ("NoRouteToHostException", "connect"),
+            ("tls", "tls"),
+            ("SSLHandshakeException", "tls"),
+            ("io", "io"),
+            ("SocketException", "io"),
+            ("0", "io"),
+        ] {
+            assert!(sel(kind).matches(key), "{key} is {kind}");
+            let others = Transport::ALL.iter().filter(|t| t.key() != kind);
+            assert!(
+                others.clone().all(|t| !StatusSelector::Transport(*t).matches(key)),
+                "{key}"
+            );
+        }
+        assert!(!sel("io").matches("other") && !sel("io").matches("500"));
+    }
+
+    #[test]
+    fn status_gates_judge_share_and_count() {
+        let mut r = results(1000, 970, 100.0);
+        r.status_codes = [
+            ("500".into(), 12),
+            ("503".into(), 8),
+            ("429".into(), 5),
+            ("timeout".into(), 5),
+        ]
+        .into();
+        let gate = |status: &str, max_percent, max_count| StatusGate {
+            status: StatusSelector::parse(status).unwrap(),
+            max_percent,
+            max_count,
+        };
+        let five = gate("5xx", Some(1.0), Some(20)).evaluate(&r);
+        assert_eq!(five.len(), 2);
+        assert!(!five[0].passed && five[0].actual == "2% (20 of 1000)", "{five:?}");
+        assert!(
+            five[1].passed && five[1].actual == "20" && five[1].gate == "max_count",
+            "{five:?}"
+        );
+        assert_eq!(five[0].scope, "status 5xx");
+        assert!(!gate("429", None, Some(0)).evaluate(&r)[0].passed);
+        assert!(gate("404", None, Some(0)).evaluate(&r)[0].passed);
+        assert!(gate("timeout", Some(0.5), None).evaluate(&r)[0].passed);
+        // Nothing measured: every status gate fails too.
+        let empty = results(0, 0, 0.0);
+        assert!(!gate("5xx", Some(100.0), None).evaluate(&empty)[0].passed);
+        let json = serde_json::to_string(&gate("5xx", Some(1.0), None)).unwrap();
+        assert_eq!(json, r#"{"status":"5xx","max_percent":1.0}"#);
+        assert!(serde_json::from_str::<StatusGate>(r#"{"status":"2xx","max_count":1}"#).is_err());
+    }
+
+    #[test]
+    fn the_table_gets_a_scope_column_only_when_needed() {
+        let run_only = format_table(&gates().evaluate(&results(1000, 900, 2000.0)));
+        assert!(run_only.starts_with("gate "), "{run_only}");
+        let mut r = results(1000, 900, 2000.0);
+        r.status_codes = [("500".into(), 100)].into();
+        let s = StatusGate {
+            status: StatusSelector::Class(5),
+            max_percent: None,
+            max_count: Some(0),
+        };
+        let t = format_table(&Verdict::of_all(&gates(), &[], &[s], &r).gates);
+        assert!(t.starts_with("scope "), "{t}");
+        assert!(t.contains("status 5xx  max_count"), "{t}");
+        assert_eq!(t.lines().count(), 2 + 5);
     }
 
     #[test]

@@ -181,9 +181,9 @@ pub const FORMATS: [ReportFormat; 4] = [
 ];
 
 /// One row of the gate table as the Markdown and HTML reports show it. `scope` says what the
-/// gate judged: `"run"` for the whole run's figures. Gates on one label or one status code
-/// (issue 12) become rows with their own scope here, and both reports show them, with a scope
-/// column once any row's scope is not the whole run.
+/// gate judged: `"run"` for the whole run's figures, `"label <name>"` for a `label_gates` entry,
+/// `"status <status>"` for a `status_gates` entry; both reports add a scope column once any
+/// row's scope is not the whole run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateRow<'a> {
     pub scope: &'a str,
@@ -193,8 +193,7 @@ pub struct GateRow<'a> {
     pub passed: bool,
 }
 
-/// Scope of the gates on the whole run's figures.
-pub const RUN_SCOPE: &str = "run";
+pub use super::gates::RUN_SCOPE;
 
 /// The rows of the gate table, in the verdict's order. A run that measured nothing gets a row
 /// saying so, since it fails whatever its gates say.
@@ -203,7 +202,7 @@ pub fn gate_rows(verdict: &Verdict) -> Vec<GateRow<'_>> {
         .gates
         .iter()
         .map(|g| GateRow {
-            scope: RUN_SCOPE,
+            scope: &g.scope,
             gate: &g.gate,
             threshold: &g.threshold,
             actual: &g.actual,
@@ -297,12 +296,17 @@ pub fn junit_xml(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Repo
                     (
                         format!(
                             "{}: actual {} does not meet threshold {}",
-                            g.gate, g.actual, g.threshold
+                            g.name(),
+                            g.actual,
+                            g.threshold
                         ),
-                        format!("gate: {}\nthreshold: {}\nactual: {}", g.gate, g.threshold, g.actual),
+                        format!(
+                            "scope: {}\ngate: {}\nthreshold: {}\nactual: {}",
+                            g.scope, g.gate, g.threshold, g.actual
+                        ),
                     )
                 });
-                (g.gate.clone(), failure)
+                (g.name(), failure)
             })
             .collect()
     };
@@ -443,10 +447,14 @@ mod tests {
 
     fn spec(name: &str) -> TestSpec {
         TestSpec {
+            label_gates: Vec::new(),
+            status_gates: Vec::new(),
+            warm_up: None,
             name: name.to_string(),
             description: "PR <gate> & \"smoke\"".to_string(),
             scenario: Scenario::Simple {
                 requests: vec![RequestSpec {
+                    label: None,
                     url: "http://127.0.0.1/?a=1&b=2".into(),
                     method: "GET".into(),
                     headers: Default::default(),
@@ -586,6 +594,70 @@ mod tests {
         assert!(xml.contains("threshold &gt;= 95%"), "{xml}");
         assert!(xml.contains("actual 90%"), "{xml}");
         assert!(xml.contains("timestamp=\"2025-01-02T02:04:05\""), "{xml}");
+    }
+
+    #[test]
+    fn label_and_status_gates_are_testcases_and_rows_with_their_scope() {
+        use crate::dlt::gates::{LabelGate, StatusGate, StatusSelector};
+        use crate::dlt::results::LabelResults;
+        let mut r = results();
+        r.labels = vec![LabelResults {
+            label: "checkout".into(),
+            stats: Stats {
+                requests: 10,
+                successes: 10,
+                p95_ms: 900.0,
+                ..Stats::default()
+            },
+        }];
+        let mut slow = Gates::default();
+        slow.set("max_p95", Limit::Duration(Duration::from_millis(800)))
+            .unwrap();
+        let mut spec = spec("t");
+        spec.label_gates = vec![
+            LabelGate {
+                label: "checkout".into(),
+                gates: slow.clone(),
+            },
+            LabelGate {
+                label: "search".into(),
+                gates: slow,
+            },
+        ];
+        spec.status_gates = vec![StatusGate {
+            status: StatusSelector::parse("5xx").unwrap(),
+            max_percent: Some(20.0),
+            max_count: Some(0),
+        }];
+        let v = spec.verdict(&r);
+        let xml = junit_xml(&spec, &r, &v, &meta());
+        let tags = check_well_formed(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        assert_eq!(tags.iter().filter(|t| *t == "testcase").count(), 4, "{xml}");
+        assert_eq!(tags.iter().filter(|t| *t == "failure").count(), 3, "{xml}");
+        assert!(xml.contains("<testcase name=\"max_p95 (label checkout)\""), "{xml}");
+        assert!(xml.contains("actual label not measured"), "{xml}");
+        assert!(xml.contains("<testcase name=\"max_percent (status 5xx)\""), "{xml}");
+        assert!(xml.contains("max_count (status 5xx): actual 100"), "{xml}");
+        let rows = gate_rows(&v);
+        assert!(scoped(&rows));
+        let scopes: Vec<&str> = rows.iter().map(|r| r.scope).collect();
+        assert_eq!(scopes, ["label checkout", "label search", "status 5xx", "status 5xx"]);
+        let table = v.table();
+        assert!(table.starts_with("scope"), "{table}");
+        assert!(table.contains("label search    max_p95"), "{table}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        write_json(&json, &spec, &r, &v, &meta()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(doc["gates"][0]["scope"], "label checkout");
+        assert_eq!(doc["gates"][2]["actual"], "10% (100 of 1000)");
+        assert_eq!(doc["test"]["label_gates"][0]["label"], "checkout");
+        assert_eq!(doc["test"]["label_gates"][0]["max_p95"], "800ms");
+        assert_eq!(doc["test"]["status_gates"][0]["status"], "5xx");
+        let back: TestSpec = serde_json::from_value(doc["test"].clone()).unwrap();
+        assert_eq!(back.label_gates, spec.label_gates);
+        assert_eq!(back.status_gates, spec.status_gates);
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub struct RunResults {
     /// [`CODES_FROM_TASK_FILES`]; empty otherwise.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status_codes_method: String,
+    /// Requests of the warm-up (`warm_up`), left out of every figure above.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warm_up_excluded: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `status_codes_method` when DLT's `rc` is known to be inflated (v3.2.1 counts every task after

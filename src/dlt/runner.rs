@@ -21,7 +21,7 @@ use super::client::{DeleteOutcome, DltClient, DltError};
 use super::model::{ScenarioDetail, TestStatus};
 use super::results::RunResults;
 use super::samples::ResultStore;
-use super::scenario::{Scenario, ScriptType, TestSpec};
+use super::scenario::{request_labels, Scenario, ScriptType, TestSpec};
 
 /// Where JMeter scripts go: an S3 put, abstracted so tests can use an in-memory store (the S3
 /// implementation is in `crate::aws::s3`, beside the other S3 code).
@@ -182,11 +182,15 @@ pub enum RunErrorKind {
         available: i64,
         requested: u32,
     },
-    #[error("{what} needs DLT {needed} or later, but this stack is older: {found}. Update the DLT stack, or use a jmeter or simple scenario")]
+    #[error(
+        "{what} needs DLT {needed} or later, but this stack is older: {found}. Update the DLT stack, or {instead}"
+    )]
     NeedsNewerDlt {
         what: String,
         needed: String,
         found: String,
+        /// What the user can do on this stack instead.
+        instead: String,
     },
     #[error("cannot read the script {path}: {cause}")]
     ScriptRead { path: String, cause: String },
@@ -427,9 +431,18 @@ pub fn build_payload(
             if requests.is_empty() {
                 return Err("a simple scenario needs at least one request".into());
             }
+            // Taurus labels a request by its URL unless told otherwise: a label of another name
+            // (the user's, or "METHOD URL") is sent so DLT reports what the local engine does.
             let reqs: Vec<Value> = requests
                 .iter()
-                .map(|r| json!({"url": r.url, "method": r.method.to_ascii_uppercase(), "body": r.body, "headers": r.headers}))
+                .zip(request_labels(requests))
+                .map(|(r, label)| {
+                    let mut req = json!({"url": r.url, "method": r.method.to_ascii_uppercase(), "body": r.body, "headers": r.headers});
+                    if label != r.url {
+                        req["label"] = json!(label);
+                    }
+                    req
+                })
                 .collect();
             ("simple", "none", json!({"requests": reqs}))
         }
@@ -547,7 +560,26 @@ impl DltRunner {
 
         // 0. k6 and Locust need DLT v4: ask the stack before anything else happens.
         if let Some((kind, _)) = spec.scenario.script().filter(|(k, _)| k.needs_v4()) {
-            self.require_v4(kind).await?;
+            self.require_v4(
+                format!("scenario.type = \"{}\"", kind.name()),
+                "use a jmeter or simple scenario",
+            )
+            .await?;
+        }
+        // warm_up is cut from the raw samples' timestamps, which only v4 uploads (v3.2.1 keeps
+        // per-task aggregates only): refused before anything starts rather than ignored.
+        if let Some(w) = spec.warm_up.filter(|_| !spec.warm_up().is_zero()) {
+            let w = serde_json::to_value(w)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            self.require_v4(
+                format!(
+                    "warm_up = {:?} (leaving the warm-up out needs the raw per-request samples DLT v4 uploads)",
+                    w.unwrap_or_default()
+                ),
+                "remove warm_up (DLT v3.2.1 keeps only per-task aggregates, which cannot be cut by time)",
+            )
+            .await?;
         }
 
         // 1. Never POST over a live run: DLT would accept it and break both (§4).
@@ -864,9 +896,9 @@ impl DltRunner {
         RunError::started(test_id, kind(CancelState::Requested))
     }
 
-    /// Refuses `kind` on a DLT older than v4: v4 answers `GET /stack-info` with its version;
+    /// Refuses `what` on a DLT older than v4: v4 answers `GET /stack-info` with its version;
     /// v3.x has no such route (API Gateway answers 403 "Missing Authentication Token").
-    async fn require_v4(&self, kind: ScriptType) -> Result<(), RunError> {
+    async fn require_v4(&self, what: String, instead: &str) -> Result<(), RunError> {
         let found = match self.client.stack_info().await {
             Ok(info) => {
                 let version = info.get("version").and_then(Value::as_str).unwrap_or("unknown");
@@ -893,9 +925,10 @@ impl DltRunner {
             Err(e) => format!("its version could not be read ({e})"),
         };
         Err(RunError::before_start(RunErrorKind::NeedsNewerDlt {
-            what: format!("scenario.type = \"{}\"", kind.name()),
+            what,
             needed: "v4.0".into(),
             found,
+            instead: instead.to_string(),
         }))
     }
 
@@ -1005,10 +1038,14 @@ mod tests {
 
     fn spec() -> TestSpec {
         TestSpec {
+            label_gates: Vec::new(),
+            status_gates: Vec::new(),
+            warm_up: None,
             name: "checkout-smoke".into(),
             description: "".into(),
             scenario: Scenario::Simple {
                 requests: vec![RequestSpec {
+                    label: None,
                     url: "https://app.example.com/health".into(),
                     method: "post".into(),
                     headers: [("content-type".to_string(), "application/json".to_string())].into(),

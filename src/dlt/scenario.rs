@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::gates::Gates;
+use super::gates::{Gates, LabelGate, StatusGate, Verdict};
+use super::results::RunResults;
 
 /// One HTTP request of a simple scenario. Virtual users loop over the list in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +21,36 @@ pub struct RequestSpec {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub body: String,
+    /// The name its samples are reported under; `None`: [`request_labels`]' default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// The label each request's samples are reported under, in request order: its own `label`, else
+/// its URL as DLT (Taurus names a request by its URL) reports it, or `"METHOD URL"` when one URL
+/// is sent with several methods (Taurus would merge them under one label; the provider sends
+/// that label to DLT explicitly, so both engines report the same names).
+pub fn request_labels(requests: &[RequestSpec]) -> Vec<String> {
+    let mut methods_by_url: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for spec in requests.iter().filter(|r| r.label.is_none()) {
+        let m = methods_by_url.entry(spec.url.as_str()).or_default();
+        let method = spec.method.trim().to_ascii_uppercase();
+        if !m.contains(&method) {
+            m.push(method);
+        }
+    }
+    requests
+        .iter()
+        .map(|spec| match &spec.label {
+            Some(l) => l.clone(),
+            None => match methods_by_url.get(spec.url.as_str()) {
+                Some(methods) if methods.len() > 1 => {
+                    format!("{} {}", spec.method.trim().to_ascii_uppercase(), spec.url)
+                }
+                _ => spec.url.clone(),
+            },
+        })
+        .collect()
 }
 
 fn default_method() -> String {
@@ -154,6 +185,69 @@ pub struct TestSpec {
     pub load: Load,
     #[serde(default)]
     pub gates: Gates,
+    /// The gates' columns judged on one request label each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub label_gates: Vec<LabelGate>,
+    /// Limits on the failures of one status code, class or transport failure kind each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_gates: Vec<StatusGate>,
+    /// The start of the run left out of the results and gates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up: Option<WarmUp>,
+}
+
+impl TestSpec {
+    /// Every gate of the test judged on `results`.
+    pub fn verdict(&self, results: &RunResults) -> Verdict {
+        Verdict::of_all(&self.gates, &self.label_gates, &self.status_gates, results)
+    }
+
+    /// How long the start of the run that is left out lasts (zero: nothing is).
+    pub fn warm_up(&self) -> Duration {
+        match self.warm_up {
+            None => Duration::ZERO,
+            Some(WarmUp::RampUp) => self.load.ramp_up,
+            Some(WarmUp::For(d)) => d,
+        }
+    }
+}
+
+/// `warm_up`: how much of the start of a run the results (and so the gates) leave out.
+/// Written `"ramp_up"` (the load's ramp-up) or a duration (`"30s"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarmUp {
+    RampUp,
+    For(Duration),
+}
+
+/// The word of `warm_up` that means "the ramp-up".
+pub const WARM_UP_RAMP_UP: &str = "ramp_up";
+
+impl WarmUp {
+    pub fn parse(s: &str) -> Result<WarmUp, String> {
+        if s.trim() == WARM_UP_RAMP_UP {
+            return Ok(WarmUp::RampUp);
+        }
+        crate::duration::parse_duration(s)
+            .map(WarmUp::For)
+            .map_err(|e| format!("write \"{WARM_UP_RAMP_UP}\" or a duration such as \"30s\" ({e})"))
+    }
+}
+
+impl Serialize for WarmUp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            WarmUp::RampUp => s.serialize_str(WARM_UP_RAMP_UP),
+            WarmUp::For(d) => s.serialize_str(&crate::duration::format_duration(*d)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for WarmUp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<WarmUp, D::Error> {
+        let s = String::deserialize(d)?;
+        WarmUp::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Serde helper: durations as SPEC-style strings (`"1m"`, `"500ms"`).

@@ -40,6 +40,9 @@ pub struct EngineOptions {
     /// Worker threads; never more than the virtual users. `None`: one thread per
     /// [`USERS_PER_THREAD`] virtual users, at most the available cores.
     pub threads: Option<usize>,
+    /// Requests started within this long of the run's start are the warm-up: left out of the
+    /// results (and so of the gates), their time too; the timeline still shows them.
+    pub warm_up: Duration,
 }
 
 /// Virtual users per worker thread when [`EngineOptions::threads`] is `None`. One thread drives
@@ -53,6 +56,7 @@ impl Default for EngineOptions {
             request_timeout: Duration::from_secs(30),
             max_requests: None,
             threads: None,
+            warm_up: Duration::ZERO,
         }
     }
 }
@@ -132,6 +136,7 @@ pub async fn run(
         threads,
         start,
         ramp_up: load.ramp_up,
+        warm_up: opts.warm_up,
         deadline: start + load.ramp_up + load.hold_for,
         request_timeout: opts.request_timeout,
         max_requests: opts.max_requests,
@@ -169,7 +174,7 @@ pub async fn run(
         receivers.push(rx);
     }
 
-    let mut merged = stats::ThreadStats::new(shared.plan.labels.len(), shared.start);
+    let mut merged = stats::ThreadStats::new(shared.plan.labels.len(), shared.start, shared.warm_up);
     let mut failure = None;
     let mut finished_at = start;
     for rx in receivers {

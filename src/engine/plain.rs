@@ -208,7 +208,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             .collect(),
         origins: plan.origins.len().max(1),
         users,
-        stats: ThreadStats::new(plan.labels.len(), shared.start),
+        stats: ThreadStats::new(plan.labels.len(), shared.start, shared.warm_up),
         progress: &shared.progress[index],
         deferred: Vec::new(),
         finished: 0,
@@ -613,7 +613,7 @@ impl Loop<'_> {
         let origin = self.request(u).origin;
         self.users[u].conns[origin] = None;
         let label = self.request(u).label;
-        self.stats.record_error(label, kind, now);
+        self.stats.record_error(label, kind, self.users[u].started, now);
         self.progress.count(false);
         self.next(u);
         Step::Defer

@@ -1,14 +1,12 @@
 //! Turns the scenario's requests into what the hot path needs, once per run: pre-serialized
 //! HTTP/1.1 request bytes, `http` types for HTTP/2, the origin to connect to and the label index.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use url::{Position, Url};
 
 use crate::dlt::limits;
-use crate::dlt::scenario::RequestSpec;
+use crate::dlt::scenario::{request_labels, RequestSpec};
 
 const USER_AGENT: &str = concat!("terraform-provider-dlt/", env!("CARGO_PKG_VERSION"));
 
@@ -53,33 +51,22 @@ impl Plan {
     /// Validates and prepares every request; the error is the index of the first bad one.
     pub(crate) fn build(specs: &[RequestSpec]) -> Result<Plan, (usize, String)> {
         limits::requests(specs.len()).map_err(|e| (0, e))?;
-        // Label = URL, or "METHOD URL" when one URL is used with several methods.
-        let mut methods_by_url: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for spec in specs {
-            let m = methods_by_url.entry(spec.url.as_str()).or_default();
-            let method = spec.method.trim().to_ascii_uppercase();
-            if !m.contains(&method) {
-                m.push(method);
-            }
-        }
+        // The label DLT reports too: `label`, the URL, or "METHOD URL" (`request_labels`).
+        let label_names = request_labels(specs);
         let mut plan = Plan {
             requests: Vec::with_capacity(specs.len()),
             origins: Vec::new(),
             labels: Vec::new(),
         };
-        for (index, spec) in specs.iter().enumerate() {
-            let prepared = prepare(spec, &methods_by_url, &mut plan).map_err(|reason| (index, reason))?;
+        for (index, (spec, label)) in specs.iter().zip(label_names).enumerate() {
+            let prepared = prepare(spec, label, &mut plan).map_err(|reason| (index, reason))?;
             plan.requests.push(prepared);
         }
         Ok(plan)
     }
 }
 
-fn prepare(
-    spec: &RequestSpec,
-    methods_by_url: &BTreeMap<&str, Vec<String>>,
-    plan: &mut Plan,
-) -> Result<Prepared, String> {
+fn prepare(spec: &RequestSpec, label_name: String, plan: &mut Plan) -> Result<Prepared, String> {
     limits::url(&spec.url)?;
     let url = Url::parse(spec.url.trim()).map_err(|e| format!("invalid URL {:?}: {e}", spec.url))?;
     let tls = match url.scheme() {
@@ -143,11 +130,6 @@ fn prepare(
             plan.origins.push(origin);
             plan.origins.len() - 1
         }
-    };
-    let url_key = spec.url.as_str();
-    let label_name = match methods_by_url.get(url_key) {
-        Some(methods) if methods.len() > 1 => format!("{method_name} {}", spec.url),
-        _ => spec.url.clone(),
     };
     let label = match plan.labels.iter().position(|l| *l == label_name) {
         Some(i) => i,
@@ -219,10 +201,13 @@ fn prepare(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn spec(url: &str, method: &str) -> RequestSpec {
         RequestSpec {
+            label: None,
             url: url.into(),
             method: method.into(),
             headers: BTreeMap::new(),

@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub threads: usize,
     pub start: Instant,
     pub ramp_up: Duration,
+    /// Requests started within this long of `start` are left out of the results.
+    pub warm_up: Duration,
     /// End of hold-for: responses completing later are not counted.
     pub deadline: Instant,
     pub request_timeout: Duration,

@@ -71,16 +71,21 @@ pub(crate) struct ThreadStats {
     errors: [u64; 4],
     /// The run's start, which the timeline counts from.
     start: Instant,
+    /// Requests started before this are the warm-up: in the timeline, not in the results.
+    warm_up_end: Instant,
+    warm_up_excluded: u64,
     timeline: TimelineAcc,
 }
 
 impl ThreadStats {
-    pub(crate) fn new(labels: usize, start: Instant) -> Self {
+    pub(crate) fn new(labels: usize, start: Instant, warm_up: Duration) -> Self {
         ThreadStats {
             labels: (0..labels).map(|_| LabelAcc::new()).collect(),
             statuses: vec![0; STATUS_SLOTS],
             errors: [0; 4],
             start,
+            warm_up_end: start + warm_up,
+            warm_up_excluded: 0,
             timeline: TimelineAcc::new(),
         }
     }
@@ -89,13 +94,16 @@ impl ThreadStats {
     /// fails under its status code. Returns whether it counted as a success.
     #[inline]
     pub(crate) fn record_response(&mut self, label: usize, status: u16, finished: Instant, latency: Duration) -> bool {
+        let ok = (200..400).contains(&status);
+        if finished.checked_sub(latency).unwrap_or(self.start) < self.warm_up_end {
+            return self.warm_up(finished, Some(latency), ok);
+        }
         let Some(acc) = self.labels.get_mut(label) else {
             return false;
         };
         acc.requests += 1;
         acc.latency_us
             .saturating_record(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
-        let ok = (200..400).contains(&status);
         if ok {
             acc.successes += 1;
         } else if let Some(slot) = self.statuses.get_mut(usize::from(status)) {
@@ -106,8 +114,21 @@ impl ThreadStats {
         ok
     }
 
-    /// A request that got no complete response (failed at `at`); no latency is recorded for it.
-    pub(crate) fn record_error(&mut self, label: usize, kind: ErrorKind, at: Instant) {
+    /// A request of the warm-up: drawn in the timeline, left out of the results.
+    fn warm_up(&mut self, at: Instant, latency: Option<Duration>, ok: bool) -> bool {
+        self.warm_up_excluded += 1;
+        self.timeline
+            .record(at.saturating_duration_since(self.start), latency, ok);
+        ok
+    }
+
+    /// A request started at `started` that got no complete response (failed at `at`); no
+    /// latency is recorded for it.
+    pub(crate) fn record_error(&mut self, label: usize, kind: ErrorKind, started: Instant, at: Instant) {
+        if started < self.warm_up_end {
+            self.warm_up(at, None, false);
+            return;
+        }
         if let Some(acc) = self.labels.get_mut(label) {
             acc.requests += 1;
         }
@@ -129,12 +150,15 @@ impl ThreadStats {
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
         }
+        self.warm_up_excluded += other.warm_up_excluded;
         self.timeline.merge(&other.timeline);
     }
 
-    /// The results model: totals, per-label figures and failure counts by code or kind.
+    /// The results model: totals, per-label figures and failure counts by code or kind, over
+    /// the `measured` time less the warm-up.
     pub(crate) fn into_results(self, label_names: &[String], measured: Duration) -> RunResults {
-        let seconds = measured.as_secs_f64();
+        let warm_up = self.warm_up_end.saturating_duration_since(self.start);
+        let seconds = measured.saturating_sub(warm_up).as_secs_f64();
         let mut total_hist = histogram();
         let mut total_requests = 0;
         let mut total_successes = 0;
@@ -171,6 +195,7 @@ impl ThreadStats {
             latency_histogram: latency_buckets(&total_hist, HISTOGRAM_BUCKETS),
             dlt_reported: None,
             status_codes_method: String::new(),
+            warm_up_excluded: self.warm_up_excluded,
         }
     }
 }
@@ -182,13 +207,18 @@ mod tests {
     #[test]
     fn merges_and_reports() {
         let start = Instant::now();
-        let mut a = ThreadStats::new(2, start);
-        let mut b = ThreadStats::new(2, start);
+        let mut a = ThreadStats::new(2, start, Duration::ZERO);
+        let mut b = ThreadStats::new(2, start, Duration::ZERO);
         for i in 1..=100u64 {
             a.record_response(0, 200, start + Duration::from_millis(10 * i), Duration::from_millis(i));
         }
         b.record_response(1, 500, start + Duration::from_millis(1500), Duration::from_millis(5));
-        b.record_error(1, ErrorKind::Timeout, start + Duration::from_millis(1600));
+        b.record_error(
+            1,
+            ErrorKind::Timeout,
+            start + Duration::from_millis(1500),
+            start + Duration::from_millis(1600),
+        );
         a.merge(&b);
         let r = a.into_results(&["a".into(), "b".into()], Duration::from_secs(2));
         assert_eq!(r.total.requests, 102);
@@ -215,8 +245,40 @@ mod tests {
     }
 
     #[test]
+    fn requests_started_in_the_warm_up_are_left_out() {
+        let start = Instant::now();
+        let mut s = ThreadStats::new(1, start, Duration::from_secs(2));
+        // Started at 1.5 s (finished at 2.5 s): warm-up. Started at 2.5 s: counted.
+        s.record_response(0, 200, start + Duration::from_millis(2500), Duration::from_millis(1000));
+        s.record_response(0, 500, start + Duration::from_millis(3000), Duration::from_millis(500));
+        s.record_error(
+            0,
+            ErrorKind::Connect,
+            start + Duration::from_millis(1000),
+            start + Duration::from_millis(1100),
+        );
+        s.record_error(
+            0,
+            ErrorKind::Timeout,
+            start + Duration::from_millis(2100),
+            start + Duration::from_millis(3100),
+        );
+        let r = s.into_results(&["a".into()], Duration::from_secs(4));
+        assert_eq!(r.total.requests, 2, "{r:?}");
+        assert_eq!(r.warm_up_excluded, 2);
+        assert_eq!(r.status_codes.get("connect"), None);
+        assert_eq!(r.status_codes.get("500"), Some(&1));
+        assert_eq!(r.status_codes.get("timeout"), Some(&1));
+        assert!((r.total.p50_ms - 500.0).abs() < 1.0, "{}", r.total.p50_ms);
+        // The gated time is what is left after the warm-up: 2 requests in 2 s.
+        assert!((r.duration_seconds - 2.0).abs() < 1e-9 && (r.total.throughput - 1.0).abs() < 1e-9);
+        // The timeline still shows the warm-up.
+        assert_eq!(r.timeline.iter().map(|p| p.requests).sum::<u64>(), 4);
+    }
+
+    #[test]
     fn empty_run_is_all_zero() {
-        let r = ThreadStats::new(1, Instant::now()).into_results(&["a".into()], Duration::ZERO);
+        let r = ThreadStats::new(1, Instant::now(), Duration::ZERO).into_results(&["a".into()], Duration::ZERO);
         assert_eq!(r.total, Stats::default());
         assert!(r.timeline.is_empty() && r.latency_histogram.is_empty());
     }

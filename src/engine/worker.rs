@@ -37,7 +37,11 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         .enable_time()
         .build()
         .map_err(|e| format!("could not build the worker runtime: {e}"))?;
-    let stats = Rc::new(RefCell::new(ThreadStats::new(shared.plan.labels.len(), shared.start)));
+    let stats = Rc::new(RefCell::new(ThreadStats::new(
+        shared.plan.labels.len(),
+        shared.start,
+        shared.warm_up,
+    )));
     let local = LocalSet::new();
     let finished_at = local.block_on(&rt, async {
         let mut users = JoinSet::new();
@@ -143,7 +147,7 @@ async fn virtual_user(shared: Arc<Shared>, stats: Rc<RefCell<ThreadStats>>, thre
                 Err(kind) => {
                     // The connection may be mid-exchange: never reuse it after a failure.
                     *slot = None;
-                    stats.borrow_mut().record_error(req.label, kind, finished);
+                    stats.borrow_mut().record_error(req.label, kind, started, finished);
                     false
                 }
             };

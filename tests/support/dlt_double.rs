@@ -1125,6 +1125,7 @@ impl Ctx {
                 request_timeout: self.config.engine_request_timeout,
                 max_requests: Some(self.config.engine_max_requests),
                 threads: Some(1),
+                ..EngineOptions::default()
             };
             match engine::run(&run.requests, &load, &opts, token.child_token()).await {
                 Ok(r) => Ok(Some(r)),
@@ -1921,6 +1922,8 @@ fn requests_of(scenario: &Map<String, Value>) -> Vec<RequestSpec> {
     reqs.map(|a| {
         a.iter()
             .map(|r| RequestSpec {
+                // Taurus names a request's samples by its `label`, else by its URL.
+                label: r.get("label").and_then(Value::as_str).map(str::to_string),
                 url: r.get("url").and_then(Value::as_str).unwrap_or_default().to_string(),
                 method: r.get("method").and_then(Value::as_str).unwrap_or("GET").to_string(),
                 headers: r

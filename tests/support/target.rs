@@ -37,6 +37,13 @@ pub struct TargetConfig {
     pub chunked: bool,
     /// Answer with `Connection: close`, forcing a new connection per request.
     pub close: bool,
+    /// Requests whose path starts with the prefix get this status (the first match wins).
+    pub status_by_path: Vec<(String, u16)>,
+    /// A warm-up phase: for this long after the first request, answer with `warm_up_status`
+    /// (when set) after `warm_up_latency` instead of `latency`.
+    pub warm_up: Duration,
+    pub warm_up_latency: Duration,
+    pub warm_up_status: Option<u16>,
 }
 
 impl Default for TargetConfig {
@@ -48,6 +55,10 @@ impl Default for TargetConfig {
             body_size: 106,
             chunked: false,
             close: false,
+            status_by_path: Vec::new(),
+            warm_up: Duration::ZERO,
+            warm_up_latency: Duration::ZERO,
+            warm_up_status: None,
         }
     }
 }
@@ -81,6 +92,7 @@ struct State {
     connections: AtomicU64,
     connection_times: Mutex<Vec<Instant>>,
     captured: Mutex<Vec<CapturedRequest>>,
+    first_request: std::sync::OnceLock<Instant>,
 }
 
 /// TLS options of [`TargetServer::start_tls_with`].
@@ -180,6 +192,7 @@ impl TargetServer {
             connections: AtomicU64::new(0),
             connection_times: Mutex::new(Vec::new()),
             captured: Mutex::new(Vec::new()),
+            first_request: std::sync::OnceLock::new(),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         listener.set_nonblocking(true).expect("nonblocking listener");
@@ -365,13 +378,30 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Ta
         }
     }
     let config = state.config.lock().map(|c| c.clone()).unwrap_or_default();
-    if !config.latency.is_zero() {
-        tokio::time::sleep(config.latency).await;
+    let first = *state.first_request.get_or_init(Instant::now);
+    let warming = first.elapsed() < config.warm_up;
+    let latency = if warming {
+        config.warm_up_latency
+    } else {
+        config.latency
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
-    let status = match config.status_override {
-        Some(s) => s,
-        None if injected_error(n, config.error_rate) => 500,
-        None => 200,
+    let path = parts.uri.path();
+    let by_path = config
+        .status_by_path
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+        .map(|(_, s)| *s);
+    let status = match (
+        config.status_override,
+        config.warm_up_status.filter(|_| warming),
+        by_path,
+    ) {
+        (Some(s), _, _) | (None, Some(s), _) | (None, None, Some(s)) => s,
+        _ if injected_error(n, config.error_rate) => 500,
+        _ => 200,
     };
     let payload = Bytes::from(vec![b'x'; config.body_size]);
     let body = if config.chunked {

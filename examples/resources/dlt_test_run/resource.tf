@@ -6,7 +6,7 @@ resource "dlt_test_run" "smoke" {
   scenario = {
     requests = [
       { url = "https://staging.example.com/health" },
-      { url = "https://staging.example.com/api/cart", method = "POST", headers = { "Content-Type" = "application/json" }, body = "{\"sku\":\"42\"}" },
+      { url = "https://staging.example.com/api/cart", method = "POST", headers = { "Content-Type" = "application/json" }, body = "{\"sku\":\"42\"}", label = "checkout" },
     ]
   }
 
@@ -21,6 +21,14 @@ resource "dlt_test_run" "smoke" {
     min_success_rate = 99
     max_p95          = "800ms"
   }
+  # The checkout call has its own latency budget; server errors and throttling are capped.
+  label_gates = [{ label = "checkout", max_p95 = "400ms" }]
+  status_gates = [
+    { status = "5xx", max_percent = 0.5 },
+    { status = "429", max_count = 0 },
+  ]
+  # Cold caches during the ramp-up do not count (on DLT this needs v4).
+  warm_up = "ramp_up"
 
   triggers = { release = var.app_version }
   report = {

@@ -230,10 +230,14 @@ mod tests {
 
     fn spec() -> TestSpec {
         TestSpec {
+            label_gates: Vec::new(),
+            status_gates: Vec::new(),
+            warm_up: None,
             name: "checkout | smoke".into(),
             description: "PR <gate>".into(),
             scenario: Scenario::Simple {
                 requests: vec![RequestSpec {
+                    label: None,
                     url: "http://127.0.0.1/".into(),
                     method: "GET".into(),
                     headers: Default::default(),

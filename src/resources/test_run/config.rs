@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::aws::cognito_auth::AuthFlow;
-use crate::dlt::gates::{Gates, Limit, Unit, GATES};
+use crate::dlt::gates::{Gates, LabelGate, Limit, StatusGate, StatusSelector, Unit, GATES, STATUS_LIMITS};
 use crate::dlt::limits;
 use crate::dlt::report;
-use crate::dlt::scenario::{Load, RequestSpec, Scenario, ScriptType, TestSpec};
+use crate::dlt::scenario::{request_labels, Load, RequestSpec, Scenario, ScriptType, TestSpec, WarmUp};
 use crate::plugin::{Diagnostics, Value};
 use crate::resources::checks;
 use crate::resources::model::{Attr, Field, Obj, Parse};
@@ -31,6 +31,10 @@ pub struct TestRunConfig {
     pub scenario: ScenarioConfig,
     pub load: LoadConfig,
     pub gates: Gates,
+    /// `label_gates`, each with its limits (unknown entries are left out until known).
+    pub label_gates: Vec<LabelGate>,
+    pub status_gates: Vec<StatusGate>,
+    pub warm_up: Attr<WarmUp>,
     pub fail_on_gate: Attr<bool>,
     pub triggers: Attr<BTreeMap<String, String>>,
     /// Report paths, by [`report::FORMATS`] key.
@@ -77,6 +81,7 @@ pub struct ScenarioConfig {
 #[derive(Debug, Clone, Default)]
 pub struct RequestConfig {
     pub url: Attr<String>,
+    pub label: Attr<String>,
     pub method: Attr<String>,
     pub headers: Attr<BTreeMap<String, String>>,
     pub body: Attr<String>,
@@ -128,6 +133,17 @@ impl TestRunConfig {
         let scenario = ScenarioConfig::read(cx, &o.field("scenario"), on_dlt);
         let load = LoadConfig::read(cx, &o.field("load"));
         let gates = read_gates(cx, &o.field("gates"));
+        let labels = match scenario.kind {
+            Attr::Known(ScenarioKind::Simple) => scenario
+                .requests
+                .known()
+                .and_then(|r| r.iter().map(RequestConfig::spec).collect::<Option<Vec<_>>>())
+                .map(|r| request_labels(&r)),
+            _ => None,
+        };
+        let label_gates = read_label_gates(cx, &o.field("label_gates"), labels.as_deref());
+        let status_gates = read_status_gates(cx, &o.field("status_gates"));
+        let warm_up = read_warm_up(cx, &o.field("warm_up"), &load);
         let fail_on_gate = o.field("fail_on_gate").bool();
         let triggers = o.field("triggers").string_map();
         let mut report_obj = o.field("report").object();
@@ -153,6 +169,9 @@ impl TestRunConfig {
             scenario,
             load,
             gates,
+            label_gates,
+            status_gates,
+            warm_up,
             fail_on_gate,
             triggers,
             report,
@@ -220,6 +239,9 @@ impl TestRunConfig {
                 scenario,
                 load,
                 gates: self.gates.clone(),
+                label_gates: self.label_gates.clone(),
+                status_gates: self.status_gates.clone(),
+                warm_up: self.warm_up.known().copied(),
             }),
             _ => Err(d),
         }
@@ -396,6 +418,10 @@ impl RequestConfig {
         let p = field.path.to_string();
         let url_field = o.field("url");
         let url = url_field.read(|v| checks::http_url(d, &url_field.path.to_string(), v).map(str::to_string));
+        let label = {
+            let f = o.field("label");
+            f.read(|v| checks::non_empty(d, &f.path.to_string(), v).map(str::to_string))
+        };
         let body_field = o.field("body");
         if let Some(Err(e)) = body_field.value.as_str().map(limits::body) {
             d.attr_error(&body_field.path, "Body too large", format!("{p}.body: {e}."));
@@ -447,6 +473,7 @@ impl RequestConfig {
         }
         let config = RequestConfig {
             url,
+            label,
             method: method_field.string(),
             headers: headers_field.string_map(),
             body: body_field.string(),
@@ -458,6 +485,11 @@ impl RequestConfig {
     /// The request as the engine takes it; `None` while anything in it is unknown.
     fn spec(&self) -> Option<RequestSpec> {
         Some(RequestSpec {
+            label: match &self.label {
+                Attr::Known(l) => Some(l.clone()),
+                Attr::Null => None,
+                Attr::Unknown => return None,
+            },
             url: self.url.known()?.clone(),
             method: self.method.or("GET".to_string())?.to_uppercase(),
             headers: self.headers.or(BTreeMap::new())?,
@@ -540,24 +572,156 @@ impl Timeouts {
 /// attributes are left out (Terraform validates again once they are known).
 fn read_gates(cx: &mut Parse, field: &Field<'_>) -> Gates {
     let mut o = field.object();
+    let out = read_gate_limits(cx, &mut o);
+    o.finish(cx);
+    out
+}
+
+/// The columns of [`GATES`] of one object (`gates`, or a `label_gates` entry).
+fn read_gate_limits(cx: &mut Parse, o: &mut Obj<'_>) -> Gates {
     let mut out = Gates::default();
     for g in &GATES {
-        let f = o.field(g.name);
-        let path = f.path.to_string();
-        let d = &mut cx.diags;
-        let (min, max) = g.unit.bounds();
-        let limit = f.read(|v| match g.unit {
-            Unit::Duration => checks::duration(d, &path, v).map(Limit::Duration),
-            Unit::Count => checks::int_in_range(d, &path, v, min as i64, max as i64).map(|n| Limit::Count(n as u64)),
-            Unit::Percent | Unit::Rate => checks::number_in_range(d, &path, v, min, max).map(Limit::Number),
-        });
-        if let Attr::Known(limit) = limit {
+        if let Attr::Known(limit) = read_limit(&mut cx.diags, &o.field(g.name), g.unit) {
             // The limit was read in the gate's own unit, so it fits.
             let _ = out.set(g.name, limit);
         }
     }
-    o.finish(cx);
     out
+}
+
+/// A limit in `unit`, checked against the unit's bounds.
+fn read_limit(d: &mut Diagnostics, f: &Field<'_>, unit: Unit) -> Attr<Limit> {
+    let path = f.path.to_string();
+    let (min, max) = unit.bounds();
+    f.read(|v| match unit {
+        Unit::Duration => checks::duration(d, &path, v).map(Limit::Duration),
+        Unit::Count => checks::int_in_range(d, &path, v, min as i64, max as i64).map(|n| Limit::Count(n as u64)),
+        Unit::Percent | Unit::Rate => checks::number_in_range(d, &path, v, min, max).map(Limit::Number),
+    })
+}
+
+/// A string attribute read by `parse`; its error is reported at the attribute as `summary`.
+fn read_parsed<T>(d: &mut Diagnostics, f: &Field<'_>, summary: &str, parse: fn(&str) -> Result<T, String>) -> Attr<T> {
+    let path = f.path.to_string();
+    f.read(|v| {
+        parse(v.as_str()?)
+            .map_err(|e| d.attr_error(&f.path, summary, format!("{path}: {e}.")))
+            .ok()
+    })
+}
+
+/// Whether an object sets none of `names` (unknown counts as set: it may be, once known).
+fn none_set(obj: &Value, names: impl IntoIterator<Item = &'static str>) -> bool {
+    names.into_iter().all(|n| obj.get(n).is_null())
+}
+
+/// `label_gates`: a label and the gates' columns each. A label the scenario's requests do not
+/// name (`labels`, when they are known: simple scenarios) is a plan-time error; script
+/// scenarios name their own samplers, so their labels are judged at apply ("label not measured").
+fn read_label_gates(cx: &mut Parse, field: &Field<'_>, labels: Option<&[String]>) -> Vec<LabelGate> {
+    let mut out = Vec::new();
+    for entry in field.elements().known().into_iter().flatten() {
+        let mut o = entry.object();
+        let label_field = o.field("label");
+        let path = label_field.path.to_string();
+        let label = label_field.read(|v| checks::non_empty(&mut cx.diags, &path, v).map(str::to_string));
+        if let (Attr::Known(l), Some(known)) = (&label, labels) {
+            if !known.contains(l) {
+                cx.diags.attr_error(
+                    &label_field.path,
+                    "Unknown label",
+                    format!(
+                        "{path} = {l:?} is not a label of the scenario's requests, so the gate could never be judged. \
+                         Labels: {}. A request's label is its `label`, else its URL (\"METHOD URL\" when one URL \
+                         is sent with several methods).",
+                        known.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+        let gates = read_gate_limits(cx, &mut o);
+        if none_set(entry.value, GATES.iter().map(|g| g.name)) {
+            cx.diags.attr_error(
+                &entry.path,
+                "Label gate without a limit",
+                format!(
+                    "{} sets no limit; set one of {}.",
+                    entry.path,
+                    GATES.iter().map(|g| g.name).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        o.finish(cx);
+        if let Attr::Known(label) = label {
+            out.push(LabelGate { label, gates });
+        }
+    }
+    out
+}
+
+/// `status_gates`: a status (class, code or transport failure) and its limits each.
+fn read_status_gates(cx: &mut Parse, field: &Field<'_>) -> Vec<StatusGate> {
+    let mut out = Vec::new();
+    for entry in field.elements().known().into_iter().flatten() {
+        let mut o = entry.object();
+        let status = read_parsed(
+            &mut cx.diags,
+            &o.field("status"),
+            "Invalid status",
+            StatusSelector::parse,
+        );
+        let [max_percent, max_count] =
+            STATUS_LIMITS.map(|(name, unit, _)| read_limit(&mut cx.diags, &o.field(name), unit));
+        if none_set(entry.value, STATUS_LIMITS.iter().map(|l| l.0)) {
+            cx.diags.attr_error(
+                &entry.path,
+                "Status gate without a limit",
+                format!("{} sets no limit; set max_percent or max_count.", entry.path),
+            );
+        }
+        o.finish(cx);
+        if let Attr::Known(status) = status {
+            out.push(StatusGate {
+                status,
+                max_percent: match max_percent {
+                    Attr::Known(Limit::Number(n)) => Some(n),
+                    _ => None,
+                },
+                max_count: match max_count {
+                    Attr::Known(Limit::Count(n)) => Some(n),
+                    _ => None,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// `warm_up`: `"ramp_up"` or a duration, shorter than the whole run.
+fn read_warm_up(cx: &mut Parse, field: &Field<'_>, load: &LoadConfig) -> Attr<WarmUp> {
+    let warm_up = read_parsed(&mut cx.diags, field, "Invalid warm_up", WarmUp::parse);
+    if let (Attr::Known(w), Some(ramp_up), Some(hold_for)) = (
+        &warm_up,
+        load.ramp_up.or(Duration::ZERO),
+        load.hold_for.known().copied(),
+    ) {
+        let length = match *w {
+            WarmUp::RampUp => ramp_up,
+            WarmUp::For(d) => d,
+        };
+        if length >= ramp_up + hold_for {
+            cx.diags.attr_error(
+                &field.path,
+                "Warm-up covers the whole run",
+                format!(
+                    "warm_up ({}) is not shorter than ramp_up + hold_for ({}): nothing would be measured.",
+                    crate::duration::format_duration(length),
+                    crate::duration::format_duration(ramp_up + hold_for)
+                ),
+            );
+        }
+    }
+    warm_up
 }
 
 /// The plan-time checks: the parse, then the local engine's own request check once the requests
@@ -816,6 +980,146 @@ mod tests {
         );
         assert!(c.name.is_null() && c.load.concurrency.is_null());
         assert!(c.spec().is_err());
+    }
+
+    fn two_requests() -> Value {
+        let req = |url: &str, label: Value| {
+            Value::object([
+                ("url", Value::string(url)),
+                ("label", label),
+                ("method", Value::Null),
+                ("headers", Value::Null),
+                ("body", Value::Null),
+            ])
+        };
+        Value::object([
+            ("type", Value::Null),
+            ("script", Value::Null),
+            (
+                "requests",
+                Value::List(vec![
+                    req("http://127.0.0.1:9/", Value::Null),
+                    req("http://127.0.0.1:9/cart", Value::string("checkout")),
+                ]),
+            ),
+        ])
+    }
+
+    fn label_gate(label: &str, set: &[(&str, Value)]) -> Value {
+        let mut g: Vec<(&str, Value)> = vec![("label", Value::string(label))];
+        g.extend(GATES.iter().map(|d| (d.name, Value::Null)));
+        let mut v = Value::object(g);
+        for (k, x) in set {
+            v.set(k, x.clone());
+        }
+        v
+    }
+
+    fn status_gate(status: &str, percent: Value, count: Value) -> Value {
+        Value::object([
+            ("status", Value::string(status)),
+            ("max_percent", percent),
+            ("max_count", count),
+        ])
+    }
+
+    #[test]
+    fn label_gates_name_the_scenarios_labels() {
+        let v = config(&[
+            ("name", Value::string("t")),
+            ("scenario", two_requests()),
+            ("load", load(Value::int(1), Value::string("2s"))),
+            (
+                "label_gates",
+                Value::List(vec![
+                    label_gate("checkout", &[("max_p95", Value::string("800ms"))]),
+                    label_gate("http://127.0.0.1:9/", &[("max_failures", Value::int(0))]),
+                    label_gate("http://127.0.0.1:9/cart", &[("max_p95", Value::string("1s"))]),
+                    label_gate("checkout", &[]),
+                    label_gate("checkout", &[("max_p95", Value::string("soon"))]),
+                ]),
+            ),
+        ]);
+        let (c, d) = validate(&v);
+        assert_eq!(
+            paths(&d),
+            ["label_gates[2].label", "label_gates[3]", "label_gates[4].max_p95"],
+            "{d}"
+        );
+        let unknown = d.iter().find(|x| x.summary == "Unknown label").unwrap();
+        assert!(
+            unknown
+                .detail
+                .contains("Labels: \"http://127.0.0.1:9/\", \"checkout\"."),
+            "{}",
+            unknown.detail
+        );
+        assert_eq!(c.label_gates.len(), 5);
+        assert_eq!(
+            c.label_gates[0].gates.get("max_p95"),
+            Some(Limit::Duration(Duration::from_millis(800)))
+        );
+        let mut ok = v.clone();
+        ok.set("label_gates", Value::Null);
+        let Scenario::Simple { requests } = validate(&ok).0.spec().unwrap().scenario else {
+            panic!("not simple")
+        };
+        assert_eq!(requests[1].label.as_deref(), Some("checkout"));
+        assert_eq!(requests[0].label, None);
+    }
+
+    #[test]
+    fn status_gates_and_warm_up_are_checked_at_plan() {
+        let v = config(&[
+            ("name", Value::string("t")),
+            ("scenario", simple("http://127.0.0.1:9/")),
+            ("load", load(Value::int(1), Value::string("2s"))),
+            (
+                "status_gates",
+                Value::List(vec![
+                    status_gate("5xx", Value::int(1), Value::Null),
+                    status_gate("timeout", Value::Null, Value::int(0)),
+                    status_gate("2xx", Value::int(1), Value::Null),
+                    status_gate("404", Value::Null, Value::Null),
+                    status_gate("429", Value::int(120), Value::float(0.5)),
+                ]),
+            ),
+            ("warm_up", Value::string("2s")),
+        ]);
+        let (c, d) = validate(&v);
+        assert_eq!(
+            paths(&d),
+            [
+                "status_gates[2].status",
+                "status_gates[3]",
+                "status_gates[4].max_percent",
+                "status_gates[4].max_count",
+                "warm_up"
+            ],
+            "{d}"
+        );
+        assert!(d.iter().any(|x| x.detail.contains("min_success_rate")), "{d}");
+        assert!(d.iter().any(|x| x.detail.contains("nothing would be measured")), "{d}");
+        assert_eq!(c.status_gates.len(), 4);
+        assert_eq!(c.status_gates[0].max_percent, Some(1.0));
+        assert_eq!(c.status_gates[1].max_count, Some(0));
+
+        let mut v = config(&[
+            ("name", Value::string("t")),
+            ("scenario", simple("http://127.0.0.1:9/")),
+            ("load", load(Value::int(1), Value::string("2s"))),
+            ("warm_up", Value::string("ramp_up")),
+        ]);
+        let (c, d) = validate(&v);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(c.spec().unwrap().warm_up, Some(WarmUp::RampUp));
+        v.set("warm_up", Value::string("first minute"));
+        let (_, d) = validate(&v);
+        assert_eq!(paths(&d), ["warm_up"]);
+        assert!(d.iter().any(|x| x.detail.contains("\"ramp_up\"")), "{d}");
+        v.set("warm_up", Value::string("500ms"));
+        let spec = validate(&v).0.spec().unwrap();
+        assert_eq!(spec.warm_up(), Duration::from_millis(500));
     }
 
     #[test]

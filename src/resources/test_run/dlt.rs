@@ -154,6 +154,7 @@ pub async fn run(
                     test_id: &remote.test_id,
                     test_run_id: remote.test_run_id.as_deref(),
                     v4: remote.v4,
+                    warm_up: spec.warm_up(),
                 },
                 remote.results,
             )

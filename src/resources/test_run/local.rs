@@ -39,6 +39,7 @@ pub async fn run(
     };
     let opts = EngineOptions {
         request_timeout,
+        warm_up: spec.warm_up(),
         ..EngineOptions::default()
     };
     let started_at = now_rfc3339();

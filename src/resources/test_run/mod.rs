@@ -175,7 +175,7 @@ impl Resource for TestRunResource {
                 Err(d) => return Outcome::failed(d),
             }
         };
-        let verdict = Verdict::of(&spec.gates, &rec.results);
+        let verdict = spec.verdict(&rec.results);
         let passed = verdict.passed;
         let fail_on_gate = config.fail_on_gate();
         let mut diags = write_reports(&config, &spec, &rec, &verdict);
@@ -195,6 +195,17 @@ impl Resource for TestRunResource {
         {
             diags
                 .push(Diagnostic::warning("Percentiles are not exact", w).at(crate::plugin::AttrPath::root("results")));
+        }
+        if !spec.status_gates.is_empty() && rec.results.status_codes_method == crate::dlt::results::CODES_APPROXIMATE {
+            diags.push(
+                Diagnostic::warning(
+                    "Status counts are approximate",
+                    "status_gates judged on DLT v3.2.1's response-code counts, which it overcounts for runs on more \
+                     than one task (the tasks' own result files could not be read): a max_count or max_percent gate \
+                     may fail on counts higher than the real ones.",
+                )
+                .at(AttrPath::root("status_gates")),
+            );
         }
         if !passed {
             diags.push(gate_diagnostic(&spec, &rec, &verdict, fail_on_gate));

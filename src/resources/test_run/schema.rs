@@ -1,7 +1,7 @@
 //! The `dlt_test_run` schema: every argument forces a new run. The checks of the arguments are
 //! the configuration model's (`config.rs`), which reads exactly the attributes named here.
 
-use crate::dlt::gates::{Unit, GATES};
+use crate::dlt::gates::{Unit, GATES, STATUS_LIMITS};
 use crate::dlt::report;
 use crate::plugin::{timeouts_block, Attribute, Block, Schema, Type};
 
@@ -24,12 +24,24 @@ pub const RESULT_FIELDS: [(&str, &str); 12] = [
     ("duration_seconds", "Measured duration in seconds."),
 ];
 
+/// `results`: the figures, and `status_codes` (failures by status code or transport error).
 pub fn results_type() -> Type {
+    Type::object(
+        RESULT_FIELDS
+            .iter()
+            .map(|(n, _)| (*n, Type::Number))
+            .chain([("status_codes", Type::map(Type::Number))]),
+    )
+}
+
+/// `dlt_reported`: DLT's own figures (no status codes: `results` holds DLT's).
+pub fn stats_type() -> Type {
     Type::object(RESULT_FIELDS.iter().map(|(n, _)| (*n, Type::Number)))
 }
 
 pub fn gate_result_type() -> Type {
     Type::object([
+        ("scope", Type::String),
         ("gate", Type::String),
         ("threshold", Type::String),
         ("actual", Type::String),
@@ -46,6 +58,10 @@ pub fn schema() -> Schema {
         Attribute::string("url")
             .required()
             .describe("Absolute `http://` or `https://` URL."),
+        Attribute::string("label").optional().describe(
+            "The name its results are reported and gated under (`label_gates`). Default: the URL, or \
+             `\"METHOD URL\"` when one URL is sent with several methods; the same on DLT.",
+        ),
         Attribute::string("method")
             .optional()
             .describe("HTTP method. Default `GET`."),
@@ -111,20 +127,43 @@ pub fn schema() -> Schema {
             .optional()
             .describe("Local engine: per-request timeout (default `\"30s\"`); a timed-out request is a failure."),
     ];
-    let gates = GATES
-        .iter()
-        .map(|g| match g.unit {
-            Unit::Duration => Attribute::string(g.name).optional().describe(g.description),
-            Unit::Percent | Unit::Count | Unit::Rate => Attribute::number(g.name).optional().describe(g.description),
-        })
-        .collect();
+    let gate_columns = || {
+        GATES
+            .iter()
+            .map(|g| match g.unit {
+                Unit::Duration => Attribute::string(g.name).optional().describe(g.description),
+                Unit::Percent | Unit::Count | Unit::Rate => {
+                    Attribute::number(g.name).optional().describe(g.description)
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let gates = gate_columns();
+    let label_gate = std::iter::once(
+        Attribute::string("label")
+            .required()
+            .describe("The request label to judge (a request's `label`, or its URL)."),
+    )
+    .chain(gate_columns())
+    .collect();
+    let status_gate = std::iter::once(Attribute::string("status").required().describe(
+        "A status class (`\"5xx\"`, `\"4xx\"`), one code (`\"429\"`), or a transport failure: `\"timeout\"`, \
+         `\"connect\"`, `\"tls\"`, `\"io\"`.",
+    ))
+    .chain(
+        STATUS_LIMITS
+            .iter()
+            .map(|(name, _, description)| Attribute::number(name).optional().describe(description)),
+    )
+    .collect();
     let report = report::FORMATS
         .iter()
         .map(|f| Attribute::string(f.key).optional().describe(f.description))
         .collect();
     let result_attrs = Attribute::typed("results", results_type()).computed().describe(
         "Results: `requests`, `successes`, `failures`, `success_rate` (%), `throughput` (req/s), \
-         `avg_response_time_ms`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, `duration_seconds`. \
+         `avg_response_time_ms`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, `duration_seconds`, \
+         and `status_codes` (failed requests by status code or transport error). Without the `warm_up`. \
          On DLT v4 these are exact, merged from every task's raw samples in the scenarios bucket \
          (see `percentile_method`); otherwise DLT's own figures.",
     );
@@ -139,6 +178,17 @@ pub fn schema() -> Schema {
             replace(Attribute::single("scenario", scenario).required().describe("What each virtual user does.")),
             replace(Attribute::single("load", load).required().describe("The load shape.")),
             replace(Attribute::single("gates", gates).optional().describe("Quality gates evaluated on the results.")),
+            replace(Attribute::list_of("label_gates", label_gate).optional().describe(
+                "The columns of `gates`, judged on one request label each: `[{ label = \"checkout\", max_p95 = \"800ms\" }]`. \
+                 A label the run never reported fails its gates (\"label not measured\").",
+            )),
+            replace(Attribute::list_of("status_gates", status_gate).optional().describe(
+                "Limits on the failed requests of one status each: `[{ status = \"5xx\", max_percent = 1 }]`.",
+            )),
+            replace(Attribute::string("warm_up").optional().describe(
+                "Leave the start of the run out of `results` and every gate: `\"ramp_up\"` (the load's ramp-up) or a \
+                 duration such as `\"30s\"`. On DLT it needs v4 (raw samples); v3.2.1 refuses it before the test starts.",
+            )),
             replace(Attribute::bool("fail_on_gate").default(true).describe(
                 "When `true` (default) a failed gate fails the apply (the run is saved, tainted, and re-runs on the next apply). \
                  When `false` a failed gate is a warning and `passed` is `false`.",
@@ -157,13 +207,16 @@ pub fn schema() -> Schema {
                  `exact (merged raw samples, N tasks)` (DLT v4), or `DLT (average of per-task percentiles)` \
                  (DLT v3.2.1 simple tests, or when the raw samples could not be read; a warning says why).",
             ),
-            Attribute::typed("dlt_reported", results_type()).computed().describe(
+            Attribute::typed("dlt_reported", stats_type()).computed().describe(
                 "DLT's own figures (percentiles and maxima averaged over tasks), kept beside the exact `results` \
                  when those were merged from raw samples; null otherwise.",
             ),
             Attribute::typed("gate_results", Type::list(gate_result_type()))
                 .computed()
-                .describe("One entry per configured gate: `gate`, `threshold`, `actual`, `passed`."),
+                .describe(
+                    "One entry per configured gate: `scope` (`run`, `label <name>`, `status <status>`), `gate`, \
+                     `threshold`, `actual`, `passed`.",
+                ),
         ])
         .with_block(timeouts_block(&["create", "delete"]))
         .describe("Runs one load test during `terraform apply` and gates the apply on its results. Plan never starts a test."),

@@ -60,7 +60,17 @@ pub fn keep_computed(prior: &Value, planned: &mut Value) {
 }
 
 fn results_value(r: &RunResults) -> Value {
-    stats_value(&r.total, r.duration_seconds)
+    let mut v = stats_value(&r.total, r.duration_seconds);
+    v.set(
+        "status_codes",
+        Value::Map(
+            r.status_codes
+                .iter()
+                .map(|(k, n)| (k.clone(), Value::float(*n as f64)))
+                .collect(),
+        ),
+    );
+    v
 }
 
 fn stats_value(t: &Stats, duration_seconds: f64) -> Value {
@@ -101,6 +111,7 @@ fn gates_value(gates: &[GateResult]) -> Value {
             .iter()
             .map(|g| {
                 Value::object([
+                    ("scope", Value::string(&g.scope)),
                     ("gate", Value::string(&g.gate)),
                     ("threshold", Value::string(&g.threshold)),
                     ("actual", Value::string(&g.actual)),
