@@ -811,6 +811,7 @@ resource "dlt_test_run" "{name}" {{
   load         = {{ concurrency = 2, task_count = 2, hold_for = "1m" }}
   fail_on_gate = false
   gates        = {{ max_failures = 0 }}
+  status_gates = [{{ status = "5xx", max_percent = 100 }}]
   report       = {{ json_path = "{name}.json" }}
 }}
 "#,
@@ -826,7 +827,11 @@ resource "dlt_test_run" "{name}" {{
     };
     let hcl = provider_block(&moto) + &run("recounted", true) + &run("approximate", false);
     let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
-    ws.apply().assert_ok();
+    let out = ws.apply();
+    out.assert_ok();
+    // A status gate judged on the overcounted codes says so (only the run without the files).
+    let text = flat(&out.all());
+    assert_eq!(text.matches("Status counts are approximate").count(), 1, "{text}");
     for name in ["recounted", "approximate"] {
         let a = ws.attributes(&format!("dlt_test_run.{name}"));
         let id = a["id"].as_str().unwrap_or_default();
@@ -854,4 +859,199 @@ resource "dlt_test_run" "{name}" {{
             assert!(method.starts_with("approximate"), "{method}");
         }
     }
+}
+
+/// A run of two requests on the double, `/` (default label: its URL) and `/cart` labelled
+/// `checkout`, with the scenarios bucket set (v4 merges the raw samples from it).
+fn two_request_run(double: &DltDouble, target: &TargetServer, name: &str, bucket: &str, extra: &str) -> String {
+    format!(
+        r#"
+resource "dlt_test_run" "{name}" {{
+  name = "{name}"
+  dlt = {{
+    api_endpoint     = "{endpoint}"
+    region           = "{region}"
+    scenarios_bucket = "{bucket}"
+  }}
+  scenario = {{
+    requests = [
+      {{ url = "{home}" }},
+      {{ url = "{cart}", label = "checkout" }},
+    ]
+  }}
+  load = {{ concurrency = 2, task_count = 1, hold_for = "1m" }}
+{extra}
+}}
+"#,
+        endpoint = double.endpoint(),
+        region = dlt_double::REGION,
+        home = target.url("/"),
+        cart = target.url("/cart"),
+    )
+}
+
+fn scenarios_bucket(moto: &Moto, bucket: &str) -> aws_sdk_s3::Client {
+    let rt = runtime();
+    let clients = rt.block_on(moto.clients());
+    rt.block_on(clients.s3.create_bucket().bucket(bucket).send())
+        .expect("create scenarios bucket");
+    clients.s3
+}
+
+fn scoped_gate(a: &serde_json::Value, scope: &str, gate: &str) -> serde_json::Value {
+    a["gate_results"]
+        .as_array()
+        .and_then(|g| g.iter().find(|x| x["scope"] == scope && x["gate"] == gate).cloned())
+        .unwrap_or_else(|| panic!("no {gate} of {scope} in {a}"))
+}
+
+/// Label and status gates judge DLT's per-label figures and response codes (v3.2.1: DLT's
+/// labels; v4: the merged raw samples), and the label reaches DLT as Taurus' request label.
+fn label_and_status_gates_judge_dlt_results(version: DltVersion) {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let bucket = "dlt-e2e-label-gates";
+    let s3 = scenarios_bucket(&moto, bucket);
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(2),
+        status_by_path: vec![("/cart".into(), 500)],
+        ..TargetConfig::default()
+    });
+    let double = double(version, Some((s3, bucket.to_string())));
+    let home = target.url("/");
+    let gates = format!(
+        r#"  label_gates = [
+    {{ label = "{home}", max_p95 = "5s" }},
+    {{ label = "checkout", min_success_rate = 99 }},
+  ]
+  status_gates = [
+    {{ status = "5xx", max_percent = 75 }},
+    {{ status = "500", max_count = 0 }},
+    {{ status = "connect", max_count = 0 }},
+  ]"#
+    );
+    let hcl = provider_block(&moto) + &two_request_run(&double, &target, "labels", bucket, &gates);
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(text.contains("2 of 5 quality gates failed"), "{text}");
+    let a = ws.attributes("dlt_test_run.labels");
+    let id = a["id"].as_str().unwrap_or_default().to_string();
+    let item = double.item(&id).expect("test in DLT");
+    let requests = &item["testScenario"]["scenarios"]["labels"]["requests"];
+    assert_eq!(requests[1]["label"], "checkout", "{item}");
+    assert!(
+        requests[0].get("label").is_none(),
+        "the URL is Taurus' own label: {item}"
+    );
+
+    assert_eq!(
+        scoped_gate(&a, &format!("label {home}"), "max_p95")["passed"],
+        true,
+        "{a}"
+    );
+    let checkout = scoped_gate(&a, "label checkout", "min_success_rate");
+    assert_eq!(checkout["passed"], false, "{a}");
+    let failures = a["results"]["failures"].as_f64().unwrap_or(0.0);
+    let requests = a["results"]["requests"].as_f64().unwrap_or(0.0);
+    assert!(failures > 5.0 && failures < requests, "{a}");
+    assert_eq!(a["results"]["status_codes"]["500"].as_f64(), Some(failures), "{a}");
+    let share = scoped_gate(&a, "status 5xx", "max_percent");
+    assert_eq!(share["passed"], true, "{a}");
+    assert!(
+        share["actual"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&format!("({failures} of {requests})"))),
+        "{share}"
+    );
+    assert_eq!(scoped_gate(&a, "status 500", "max_count")["passed"], false, "{a}");
+    assert_eq!(scoped_gate(&a, "status connect", "max_count")["passed"], true, "{a}");
+    if version.is_v4() {
+        assert!(
+            a["percentile_method"].as_str().is_some_and(|m| m.starts_with("exact")),
+            "{a}"
+        );
+    }
+
+    // A healthy target: the tainted run is replaced and every label and status gate passes.
+    target.set_config(TargetConfig::default());
+    ws.apply().assert_ok();
+    let b = ws.attributes("dlt_test_run.labels");
+    let all = b["gate_results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(all.len(), 5, "{b}");
+    assert!(all.iter().all(|g| g["passed"] == true), "{b}");
+}
+
+crate::in_both_dlt_modes!(sync: label_and_status_gates_judge_dlt_results);
+
+/// `warm_up` on DLT v4 leaves each task's first samples out of the raw-sample merge; DLT v3.2.1
+/// has no raw samples, so the apply refuses it before anything starts, naming the attribute.
+#[test]
+fn warm_up_cuts_dlt_v4_raw_samples_and_is_refused_on_v321() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let Some(moto) = Moto::start() else { return };
+    let bucket = "dlt-e2e-warm-up";
+    let s3 = scenarios_bucket(&moto, bucket);
+    // Each target answers 500 for its first 300 ms (the double runs one DLT minute in ~1 s, and
+    // the raw samples keep the run's real timeline, failures first).
+    let cold_start = || {
+        TargetServer::start(TargetConfig {
+            latency: Duration::from_millis(2),
+            warm_up: Duration::from_millis(300),
+            warm_up_latency: Duration::from_millis(2),
+            warm_up_status: Some(500),
+            ..TargetConfig::default()
+        })
+    };
+    let (t1, t2) = (cold_start(), cold_start());
+    let v4 = double(DltVersion::V423, Some((s3.clone(), bucket.to_string())));
+    let gates = "  gates = { min_success_rate = 100 }\n  fail_on_gate = false";
+    let warm = format!("{gates}\n  warm_up = \"700ms\"\n  report = {{ json_path = \"warm.json\" }}");
+    let hcl = provider_block(&moto)
+        + &two_request_run(&v4, &t1, "cold", bucket, gates)
+        + &two_request_run(&v4, &t2, "warm", bucket, &warm);
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    ws.apply().assert_ok();
+    let cold = ws.attributes("dlt_test_run.cold");
+    let warm = ws.attributes("dlt_test_run.warm");
+    for a in [&cold, &warm] {
+        assert!(
+            a["percentile_method"].as_str().is_some_and(|m| m.starts_with("exact")),
+            "{a}"
+        );
+    }
+    assert_eq!(cold["passed"], false, "the cold start's 500s count: {cold}");
+    assert!(cold["results"]["failures"].as_f64().unwrap_or(0.0) > 0.0, "{cold}");
+    assert_eq!(warm["passed"], true, "the warm-up's 500s are left out: {warm}");
+    assert_eq!(warm["results"]["failures"].as_f64(), Some(0.0), "{warm}");
+    assert!(warm["results"]["requests"].as_f64().unwrap_or(0.0) > 0.0, "{warm}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("warm.json")).expect("report")).expect("json");
+    let excluded = report["results"]["warm_up_excluded"].as_u64().unwrap_or(0);
+    let dlt_counted = report["results"]["dlt_reported"]["requests"].as_u64().unwrap_or(0);
+    assert!(excluded > 0, "{report}");
+    assert_eq!(
+        excluded + report["results"]["requests"].as_u64().unwrap_or(0),
+        dlt_counted,
+        "every sample DLT counted is either gated or the warm-up: {report}"
+    );
+
+    // v3.2.1: refused before the POST, naming warm_up.
+    let v3 = double(DltVersion::V321, Some((s3, bucket.to_string())));
+    let hcl = provider_block(&moto) + &two_request_run(&v3, &t1, "warm", bucket, "  warm_up = \"20s\"");
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(
+        text.contains("warm_up = \"20s\" (leaving the warm-up out needs the raw per-request samples DLT v4 uploads) needs DLT v4.0 or later"),
+        "{text}"
+    );
+    assert!(text.contains("remove warm_up"), "{text}");
+    assert_eq!(v3.call_count("POST /scenarios"), 0, "{:?}", v3.calls());
 }
