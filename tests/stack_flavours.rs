@@ -303,3 +303,270 @@ fn upstream_v321_template_gets_cognito_and_bucket_from_its_resources() {
     let plan = ws.plan_detailed();
     assert_eq!(plan.code, 0, "{}", plan.all());
 }
+
+/// A CloudFront distribution in moto (what the DLT console is served from); its id and domain.
+fn console_distribution(rt: &tokio::runtime::Runtime, moto: &Moto) -> (String, String) {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig, ViewerProtocolPolicy,
+    };
+    let clients = rt.block_on(moto.clients());
+    let origin = Origin::builder()
+        .id("console")
+        .domain_name("dlt-console.s3.us-east-1.amazonaws.com")
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .expect("origin");
+    let config = DistributionConfig::builder()
+        .caller_reference("dlt-e2e-console")
+        .comment("Website distribution for the Distributed Load Testing solution")
+        .enabled(true)
+        .origins(Origins::builder().quantity(1).items(origin).build().expect("origins"))
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("console")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .build()
+                .expect("behaviour"),
+        )
+        .build()
+        .expect("distribution config");
+    let out = rt
+        .block_on(
+            clients
+                .cloudfront
+                .create_distribution()
+                .distribution_config(config)
+                .send(),
+        )
+        .expect("create distribution in moto");
+    let d = out.distribution().expect("distribution");
+    (d.id().to_string(), d.domain_name().to_string())
+}
+
+/// Issue 13 with neither the endpoint nor the console output: `api_endpoint` comes from the
+/// RestApi moto's CloudFormation created, `console_url` from the console's CloudFront
+/// distribution (listed beside it by the fault proxy, as moto's CloudFormation creates none;
+/// its domain read through `GetDistribution` from moto's CloudFront), and a `dlt_test_run` wired
+/// to both runs on the DLT v4 double: the discovered `https://<id>.execute-api…/prod/` does not
+/// resolve here, so `endpoints.execute_api` sends the calls to the double, keeping `/prod/`.
+/// Then `cloudfront:GetDistribution` is refused: `console_url` turns null with a warning that
+/// names the permission and `output_names.console_url`.
+#[test]
+fn v4_template_without_endpoint_and_console_outputs_discovers_both_and_runs_on_them() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let rt = runtime();
+    let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+        return;
+    };
+    let double = double(DltVersion::V423);
+    let target = TargetServer::start(TargetConfig::default());
+    let (dist_id, dist_domain) = console_distribution(&rt, &moto);
+    let mut template: serde_json::Value = serde_json::from_str(V4_TEMPLATE).expect("fixture");
+    let outputs = template["Outputs"].as_object_mut().expect("outputs");
+    outputs.remove("DLTApiEndpointD98B09AC");
+    outputs.remove("ConsoleURL");
+    let proxy = FaultProxy::start(moto.port());
+    let listed = || {
+        Fault::AddResources(vec![(
+            "DLTConsoleResourcesDLTDashboardS3CloudFrontDistribution1F11B8BB".into(),
+            dist_id.clone(),
+            "AWS::CloudFront::Distribution".into(),
+        )])
+    };
+    proxy.add("ListStackResources", listed(), None);
+    let params = format!(
+        "    MotoUserPoolId = \"{}\"\n    MotoClientId = \"{}\"\n    MotoIdentityPoolId = \"{}\"",
+        seed.user_pool_id, seed.client_id, seed.identity_pool_id
+    );
+    let via = double.endpoint().trim_end_matches("/prod/").to_string();
+    let hcl = moto.provider_block(&[
+        ("cloudformation", &proxy.endpoint()),
+        ("cloudfront", &proxy.endpoint()),
+        ("execute_api", &via),
+    ]) + &stack_block(&seed, &params, "")
+        + &run_block(&target.url("/v4-discovered"));
+    let ws = workspace(tf, &hcl);
+    std::fs::write(ws.path().join("template.json"), template.to_string()).expect("template");
+    let out = ws.apply();
+    out.assert_ok();
+    let s = ws.attributes("dlt_stack.main");
+    let api_id = rt
+        .block_on(async {
+            let c = moto.clients().await;
+            c.cloudformation
+                .describe_stack_resource()
+                .stack_name("DLT-flavour-e2e")
+                .logical_resource_id("DLTApi0C903EB5")
+                .send()
+                .await
+        })
+        .ok()
+        .and_then(|r| {
+            r.stack_resource_detail()
+                .and_then(|d| d.physical_resource_id().map(str::to_string))
+        })
+        .expect("RestApi id");
+    let discovered = format!("https://{api_id}.execute-api.{}.amazonaws.com/prod/", moto::REGION);
+    assert_eq!(s["api_endpoint"], discovered, "{s}");
+    assert_eq!(s["console_url"], format!("https://{dist_domain}"), "{s}");
+    assert!(
+        proxy
+            .actions()
+            .contains(&format!("GET /2020-05-31/distribution/{dist_id}")),
+        "{:?}",
+        proxy.actions()
+    );
+    assert!(!flat(&out.all()).contains("not found"), "{}", out.all());
+    let r = ws.attributes("dlt_test_run.gate");
+    assert_eq!(r["status"], "complete", "{r}");
+    assert_eq!(r["passed"], true, "{r}");
+    let id = r["id"].as_str().unwrap_or_default();
+    assert_eq!(r["console_url"], format!("https://{dist_domain}/details/{id}"));
+    assert_eq!(
+        double.executions(id),
+        1,
+        "the run went to the double through execute_api"
+    );
+    assert_eq!(double.auth_failures(), 0, "signed over the URL actually called");
+    let plan = ws.plan_detailed();
+    assert_eq!(plan.code, 0, "{}", plan.all());
+
+    // The caller may not read CloudFront: null and a warning that says what to grant or map.
+    proxy.clear();
+    proxy.add("ListStackResources", listed(), None);
+    proxy.add(
+        &format!("GET /2020-05-31/distribution/{dist_id}"),
+        Fault::Respond {
+            status: 403,
+            body: "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
+                   <Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ci \
+                   is not authorized to perform: cloudfront:GetDistribution</Message></Error>\
+                   <RequestId>fault-proxy</RequestId></ErrorResponse>"
+                .into(),
+        },
+        None,
+    );
+    let out = ws.refresh();
+    out.assert_ok();
+    let text = flat(&out.all());
+    assert!(
+        text.contains("console_url: no output Console or ConsoleURL, and its AWS::CloudFront::Distribution")
+            && text.contains("AccessDenied")
+            && text.contains("allow cloudfront:GetDistribution")
+            && text.contains("set output_names.console_url"),
+        "{text}"
+    );
+    assert!(ws.attributes("dlt_stack.main")["console_url"].is_null());
+}
+
+/// `examples/dlt-v4` applies as written: its `main.tf` and `checkout.js` unchanged, with only a
+/// Terraform override file and a variable pointing it at moto and the DLT v4 double. The staged
+/// template is the v4 fixture without the endpoint output, so the run's `api_endpoint` is the
+/// discovered `https://<id>.execute-api…/prod/` and reaches the double through
+/// `endpoints.execute_api`; the k6 script lands in the scenarios bucket the stack created; the
+/// run logs in with SRP through the stack's Cognito ids.
+#[test]
+fn the_dlt_v4_example_applies_as_written() {
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let rt = runtime();
+    let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+        return;
+    };
+    let clients = rt.block_on(moto.clients());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/dlt-v4");
+    let main_tf = std::fs::read_to_string(format!("{example}/main.tf")).expect("example main.tf");
+    // The example's password parameter, holding the seeded user's password.
+    rt.block_on(moto::put_password(&clients, "/dlt/admin-password", &seed.password));
+    // The staged template: no endpoint output, and a scenarios bucket the double can be told.
+    let bucket = "dlt-v4-example-scenarios";
+    let mut template: serde_json::Value = serde_json::from_str(V4_TEMPLATE).expect("fixture");
+    template["Outputs"]
+        .as_object_mut()
+        .expect("outputs")
+        .remove("DLTApiEndpointD98B09AC");
+    template["Resources"]["DLTTestRunnerStorageDLTScenariosBucketA9290D21"]["Properties"] =
+        serde_json::json!({ "BucketName": bucket });
+    rt.block_on(dlt_provider::aws::s3::put_object(
+        &clients.s3,
+        &seed.bucket,
+        "dlt-v4.template",
+        template.to_string().into_bytes(),
+        None,
+    ))
+    .expect("stage the template");
+    let template_url = format!("http://localhost:{}/{}/dlt-v4.template", moto.port(), seed.bucket);
+
+    let mut config = DoubleConfig::for_version(DltVersion::V423).with_moto_identities();
+    config.region = moto::REGION.to_string();
+    config.regions = vec![moto::REGION.to_string()];
+    config.vcpu_details = serde_json::json!({ moto::REGION: {"vCPULimit": 4000, "vCPUsPerTask": 2, "vCPUsInUse": 10} });
+    config.s3_bucket = Some((clients.s3.clone(), bucket.to_string()));
+    let double = DltDouble::start(config);
+    let via = double.endpoint().trim_end_matches("/prod/").to_string();
+
+    // What an override file may change: where the provider's calls go, and the template's
+    // moto-only parameters (moto's CloudFormation creates no Cognito resources).
+    let provider = moto
+        .provider_block(&[("execute_api", &via)])
+        .replace("\"dlt\" {\n", "\"dlt\" {\n  # moto and the DLT double instead of AWS\n");
+    let overrides = format!(
+        r#"{provider}
+resource "dlt_stack" "main" {{
+  parameters = {{
+    AdminName          = "dltadmin"
+    AdminEmail         = "qa@example.com"
+    MotoUserPoolId     = "{pool}"
+    MotoClientId       = "{client}"
+    MotoIdentityPoolId = "{identity}"
+  }}
+}}
+"#,
+        pool = seed.user_pool_id,
+        client = seed.client_id,
+        identity = seed.identity_pool_id,
+    );
+    let ws = workspace(tf, &main_tf);
+    std::fs::write(ws.path().join("moto_override.tf"), overrides).expect("override file");
+    std::fs::copy(format!("{example}/checkout.js"), ws.path().join("checkout.js")).expect("k6 script");
+    let var = format!("template_url={template_url}");
+    let out = ws.run(&["apply", "-no-color", "-input=false", "-auto-approve", "-var", &var]);
+    out.assert_ok();
+
+    let s = ws.attributes("dlt_stack.main");
+    let endpoint = s["api_endpoint"].as_str().unwrap_or_default().to_string();
+    assert!(
+        endpoint.starts_with("https://")
+            && endpoint.ends_with(&format!(".execute-api.{}.amazonaws.com/prod/", moto::REGION)),
+        "discovered: {s}"
+    );
+    assert_eq!(s["scenarios_bucket"], bucket, "{s}");
+    let r = ws.attributes("dlt_test_run.checkout_k6");
+    assert_eq!(r["status"], "complete", "{r}");
+    assert_eq!(r["passed"], true, "{r}");
+    let id = r["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(double.executions(&id), 1);
+    assert_eq!(double.auth_failures(), 0, "SRP login with the stack's Cognito ids");
+    let item = double.item(&id).expect("test in the double");
+    assert_eq!(item["testType"], "k6", "{item}");
+    let script = rt
+        .block_on(
+            clients
+                .s3
+                .head_object()
+                .bucket(bucket)
+                .key(format!("public/test-scenarios/k6/{id}.js"))
+                .send(),
+        )
+        .is_ok();
+    assert!(script, "the example's k6 script in the stack's scenarios bucket");
+    assert!(
+        ws.path().join("reports/checkout-k6.xml").is_file(),
+        "the example's JUnit report"
+    );
+    let plan = ws.run(&["plan", "-no-color", "-input=false", "-detailed-exitcode", "-var", &var]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}

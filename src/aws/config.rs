@@ -36,6 +36,10 @@ pub struct Endpoints {
     pub ssm: Option<String>,
     pub s3: Option<String>,
     pub sts: Option<String>,
+    pub cloudfront: Option<String>,
+    /// Replaces scheme, host and port of the DLT API endpoint (a private API's VPC endpoint, a
+    /// proxy); not an SDK client's endpoint.
+    pub execute_api: Option<String>,
 }
 
 impl Endpoints {
@@ -48,6 +52,7 @@ impl Endpoints {
             ("SSM", &self.ssm),
             ("S3", &self.s3),
             ("STS", &self.sts),
+            ("CloudFront", &self.cloudfront),
         ]
         .into_iter()
         .filter_map(|(id, url)| url.as_ref().filter(|u| !u.is_empty()).map(|u| (id, u.clone())))
@@ -87,6 +92,7 @@ pub struct Clients {
     pub cognito_identity: aws_sdk_cognitoidentity::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
 }
 
 impl Clients {
@@ -132,6 +138,12 @@ impl Clients {
         })
         .force_path_style(s3_custom)
         .retry_classifier(RefusedIsFinal);
+        let cloudfront = with_endpoint(
+            aws_sdk_cloudfront::config::Builder::from(sdk_config),
+            &endpoints.cloudfront,
+            |b, u| b.endpoint_url(u),
+        )
+        .retry_classifier(RefusedIsFinal);
         Clients {
             sdk_config: sdk_config.clone(),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(cfn.build()),
@@ -140,6 +152,7 @@ impl Clients {
             cognito_identity: aws_sdk_cognitoidentity::Client::from_conf(identity.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            cloudfront: aws_sdk_cloudfront::Client::from_conf(cloudfront.build()),
         }
     }
 

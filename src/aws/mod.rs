@@ -4,6 +4,7 @@
 //! SDK client it needs so tests can pass mocked or emulator-bound clients.
 pub mod admin_password;
 pub mod cloudformation;
+pub mod cloudfront;
 pub mod cognito;
 pub mod cognito_auth;
 pub mod config;

@@ -173,6 +173,9 @@ pub struct DltClientConfig {
     /// One attempt's limit; above API Gateway's 29 s cap so its own 504 arrives first.
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Sent as `x-apigw-api-id` when the endpoint is not the API's own address (a VPC endpoint
+    /// or proxy, [`crate::dlt::api_route`]).
+    pub api_id: Option<String>,
 }
 
 impl std::fmt::Debug for DltClientConfig {
@@ -194,6 +197,7 @@ impl DltClientConfig {
             credentials,
             request_timeout: Duration::from_secs(35),
             retry: RetryPolicy::default(),
+            api_id: None,
         }
     }
 }
@@ -225,6 +229,7 @@ pub struct DltClient {
     credentials: SharedCredentialsProvider,
     request_timeout: Duration,
     retry: RetryPolicy,
+    api_id: Option<Arc<String>>,
     http: HttpsClient,
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
@@ -277,6 +282,7 @@ impl DltClient {
             credentials: config.credentials,
             request_timeout: config.request_timeout,
             retry: config.retry,
+            api_id: config.api_id.map(Arc::new),
             http,
             requests: Arc::default(),
             retries: Arc::default(),
@@ -496,6 +502,9 @@ impl DltClient {
             .header("accept", "application/json");
         if !body.is_empty() {
             builder = builder.header("content-type", "application/json");
+        }
+        if let Some(id) = &self.api_id {
+            builder = builder.header("x-apigw-api-id", id.as_str());
         }
         let mut req = builder
             .body(Full::new(body.clone()))

@@ -1,5 +1,6 @@
 //! The DLT domain: scenario and results model, quality gates and reports (shared by the local
 //! engine and DLT on AWS), and the DLT REST API client. No Terraform types here.
+pub mod api_route;
 pub mod client;
 pub mod exact;
 pub mod gates;

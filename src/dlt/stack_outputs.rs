@@ -309,6 +309,7 @@ pub fn console_distribution(resources: &[StackResource]) -> Option<(String, Stri
 pub fn missing_warning(
     resolved: &BTreeMap<WellKnown, (Option<String>, Source)>,
     looked_at_resources: bool,
+    unreadable: &BTreeMap<WellKnown, String>,
 ) -> Option<String> {
     let missing: Vec<String> = resolved
         .iter()
@@ -318,10 +319,10 @@ pub fn missing_warning(
                 "- {}: no output {}{}; set output_names.{} = \"<output name>\" if your template has it under another name",
                 w.attribute(),
                 w.output_names().join(" or "),
-                if looked_at_resources {
-                    format!(" and no {} resource found", w.resource_hint())
-                } else {
-                    String::new()
+                match unreadable.get(w) {
+                    Some(why) => format!(", and {why}"),
+                    None if looked_at_resources => format!(" and no {} resource found", w.resource_hint()),
+                    None => String::new(),
                 },
                 w.attribute()
             )
@@ -349,31 +350,61 @@ impl WellKnown {
     }
 }
 
+/// What discovery found among the stack's resources, and the values it found a resource for but
+/// could not read (value → why), so the warning can say what to grant or map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    pub found: Discovered,
+    pub unreadable: BTreeMap<WellKnown, String>,
+}
+
 /// Lists the stack's resources and discovers what the outputs (and `output_names`) leave
-/// missing; lists nothing when the outputs give everything. The result is what was found, or why
-/// the resources could not be read (the caller warns and goes on without them).
+/// missing; lists nothing when the outputs give everything. The console URL takes one more call,
+/// `cloudfront:GetDistribution` on the console's distribution; when that is refused the value is
+/// [`Discovery::unreadable`]. The error is why the resources could not be listed at all (the
+/// caller warns and goes on without them).
 pub async fn discover_missing(
-    client: &aws_sdk_cloudformation::Client,
+    clients: &crate::aws::Clients,
     stack_id: &str,
     outputs: &BTreeMap<String, String>,
     overrides: &BTreeMap<String, String>,
-) -> Result<Discovered, String> {
+) -> Result<Discovery, String> {
     let wanted = not_in_outputs(outputs, overrides);
     if wanted.is_empty() {
-        return Ok(Discovered::new());
+        return Ok(Discovery::default());
     }
     let Some(location) = StackLocation::from_arn(stack_id) else {
         return Err(format!("{stack_id:?} is not a stack ARN"));
     };
-    let resources = crate::aws::cloudformation::list_stack_resources(client, stack_id)
+    let resources = crate::aws::cloudformation::list_stack_resources(&clients.cloudformation, stack_id)
         .await
         .map_err(|e| e.to_string())?;
-    let mut found = discover(&resources, &location);
-    found.retain(|w, _| wanted.contains(w));
-    for (w, (v, from)) in &found {
+    let mut d = Discovery {
+        found: discover(&resources, &location),
+        unreadable: BTreeMap::new(),
+    };
+    d.found.retain(|w, _| wanted.contains(w));
+    if wanted.contains(&WellKnown::ConsoleUrl) {
+        if let Some((id, from)) = console_distribution(&resources) {
+            match crate::aws::cloudfront::distribution_domain(&clients.cloudfront, &id).await {
+                Ok(domain) => {
+                    d.found
+                        .insert(WellKnown::ConsoleUrl, (format!("https://{domain}"), from));
+                }
+                Err(e) => {
+                    log::warn!("cannot read the console's CloudFront distribution {id}: {e}");
+                    d.unreadable.insert(
+                        WellKnown::ConsoleUrl,
+                        format!("its {from} ({id}) could not be read ({e}); allow cloudfront:GetDistribution on it"),
+                    );
+                }
+            }
+        }
+    }
+    for (w, (v, from)) in &d.found {
         log::info!("{} = {v} (from the stack resource {from})", w.attribute());
     }
-    Ok(found)
+    Ok(d)
 }
 
 /// The v3.2.1 `Console` output is a bare CloudFront domain; a URL is what users can click.
@@ -528,13 +559,41 @@ mod tests {
             r[&WellKnown::ConsoleUrl].0.as_deref(),
             Some("https://d4.cloudfront.net")
         );
-        let w = missing_warning(&r, true).expect("warning");
+        let w = missing_warning(&r, true, &BTreeMap::new()).expect("warning");
         assert!(
             w.contains("- user_pool_id: no output UserPoolId or CognitoUserPoolID"),
             "{w}"
         );
         assert!(w.contains("set output_names.api_endpoint"), "{w}");
         assert!(!w.contains("console_url"), "{w}");
+    }
+
+    #[test]
+    fn the_console_distribution_of_both_official_templates() {
+        // Logical ids from the CDK snapshot tests; each template has exactly one distribution.
+        for logical in [
+            "DLTConsoleResourcesDLTCloudFrontToS3CloudFrontDistribution3EF384B4",
+            "DLTConsoleResourcesDLTDashboardS3CloudFrontDistribution1F11B8BB",
+        ] {
+            let mut r = official(false);
+            r.push(res(logical, "E2QWRUHAPOMQZL", "AWS::CloudFront::Distribution"));
+            let (id, from) = console_distribution(&r).expect("distribution");
+            assert_eq!(id, "E2QWRUHAPOMQZL");
+            assert!(from.contains(logical), "{from}");
+        }
+        assert_eq!(console_distribution(&official(true)), None);
+        // A refused GetDistribution: the warning says why and what to grant or map.
+        let r = resolve_all(&BTreeMap::new(), &BTreeMap::new(), &Discovered::new());
+        let why = [(
+            WellKnown::ConsoleUrl,
+            "its X (E1) could not be read (AccessDenied: no); allow cloudfront:GetDistribution on it".to_string(),
+        )]
+        .into();
+        let w = missing_warning(&r, true, &why).expect("warning");
+        assert!(
+            w.contains("- console_url: no output Console or ConsoleURL, and its X (E1) could not be read (AccessDenied: no); allow cloudfront:GetDistribution on it; set output_names.console_url"),
+            "{w}"
+        );
     }
 
     #[test]

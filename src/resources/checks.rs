@@ -145,6 +145,34 @@ pub fn endpoint_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option
     }
 }
 
+/// A URL that is only scheme, host and port (`endpoints.execute_api`, which keeps the API's own
+/// path): a path, query or fragment of its own would be dropped silently, so it is refused.
+pub fn origin_only<'a>(d: &mut Diagnostics, path: &str, s: &'a str) -> Option<&'a str> {
+    let extra = match url::Url::parse(s) {
+        Ok(u) if u.path() != "/" && !u.path().is_empty() => Some("a path"),
+        Ok(u) if u.query().is_some() => Some("a query"),
+        Ok(u) if u.fragment().is_some() => Some("a fragment"),
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => Some("credentials"),
+        Ok(_) => None,
+        Err(_) => Some("no valid host"),
+    };
+    match extra {
+        None => Some(s),
+        Some(what) => {
+            d.attr_error(
+                path,
+                "Invalid endpoint URL",
+                format!(
+                    "{path} replaces only the scheme, host and port of dlt.api_endpoint (whose path, the stage, is kept), \
+                     so it cannot have {what}: {}.",
+                    shown(s)
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// An absolute `http://` or `https://` URL with a host.
 pub fn http_url<'a>(d: &mut Diagnostics, path: &str, v: &'a Value) -> Option<&'a str> {
     let s = v.as_str()?;

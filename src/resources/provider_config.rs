@@ -9,14 +9,28 @@ use crate::resources::checks;
 use crate::resources::model::{Attr, Field, Obj, Parse};
 
 /// The endpoint names accepted in `endpoints`, in schema order.
-pub const ENDPOINT_NAMES: [&str; 6] = ["cloudformation", "cognito_idp", "cognito_identity", "ssm", "s3", "sts"];
+pub const ENDPOINT_NAMES: [&str; 8] = [
+    "cloudformation",
+    "cognito_idp",
+    "cognito_identity",
+    "ssm",
+    "s3",
+    "sts",
+    "cloudfront",
+    "execute_api",
+];
 
 /// The provider block's schema.
 pub fn schema() -> Schema {
-    let endpoint = |name: &str| {
-        Attribute::string(name).optional().describe(&format!(
+    let endpoint = |name: &str| match name {
+        "execute_api" => Attribute::string(name).optional().describe(
+            "Where DLT API calls go instead of the `dlt.api_endpoint` host: replaces its scheme, host and port and \
+             keeps its path (`/prod/`), for a private API reached through an `execute-api` VPC endpoint or a proxy. \
+             Calls are still signed for `execute-api` in the API's region.",
+        ),
+        _ => Attribute::string(name).optional().describe(&format!(
             "Custom endpoint URL for the `{name}` service (LocalStack, moto, VPC endpoints)."
-        ))
+        )),
     };
     Schema::new(
         Block::new(vec![
@@ -89,7 +103,13 @@ impl ProviderConfig {
                 let path = f.path.to_string();
                 (
                     *name,
-                    f.read(|v| checks::endpoint_url(&mut cx.diags, &path, v).map(str::to_string)),
+                    f.read(|v| {
+                        let url = checks::endpoint_url(&mut cx.diags, &path, v)?;
+                        if *name == "execute_api" {
+                            checks::origin_only(&mut cx.diags, &path, url)?;
+                        }
+                        Some(url.to_string())
+                    }),
                 )
             })
             .collect();
@@ -128,6 +148,8 @@ impl ProviderConfig {
                 ssm: endpoint("ssm"),
                 s3: endpoint("s3"),
                 sts: endpoint("sts"),
+                cloudfront: endpoint("cloudfront"),
+                execute_api: endpoint("execute_api"),
             },
         }
     }
@@ -202,5 +224,38 @@ mod tests {
         assert_eq!(paths, ["assume_role.role_arn", "endpoints.sts"]);
         assert!(c.region.is_unknown());
         assert!(c.aws_settings().assume_role.is_none() && c.aws_settings().region.is_none());
+    }
+
+    #[test]
+    fn execute_api_takes_an_origin_only() {
+        let parse = |url: &str| {
+            ProviderConfig::parse(&Value::object([(
+                "endpoints",
+                Value::object([("execute_api", Value::string(url))]),
+            )]))
+        };
+        let (c, d) = parse("https://vpce-0abc.execute-api.eu-west-1.vpce.amazonaws.com");
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(
+            c.aws_settings().endpoints.execute_api.as_deref(),
+            Some("https://vpce-0abc.execute-api.eu-west-1.vpce.amazonaws.com")
+        );
+        for (bad, why) in [
+            ("http://127.0.0.1:9/prod/", "cannot have a path"),
+            ("http://127.0.0.1:9/?a=b", "cannot have a query"),
+            ("http://127.0.0.1:9/ x", "whitespace"),
+            ("ftp://proxy", "http:// or https://"),
+        ] {
+            let (_, d) = parse(bad);
+            let text: Vec<String> = d.iter().map(|x| format!("{} {}", x.summary, x.detail)).collect();
+            assert!(text.iter().any(|t| t.contains(why)), "{bad}: {text:?}");
+            assert_eq!(
+                d.iter()
+                    .find_map(|x| x.attribute.as_ref().map(|p| p.to_string()))
+                    .as_deref(),
+                Some("endpoints.execute_api"),
+                "{bad}"
+            );
+        }
     }
 }

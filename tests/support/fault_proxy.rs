@@ -31,6 +31,10 @@ pub enum Fault {
     /// Forward to moto, then make the `Credentials.Expiration` of a JSON answer (Cognito
     /// `GetCredentialsForIdentity`) this many seconds from now: short-lived credentials.
     ExpireIn(u64),
+    /// Forward to moto, then add these `(logical id, physical id, type)` summaries to a
+    /// `ListStackResources` answer: resources moto's CloudFormation does not create (CloudFront,
+    /// Cognito) listed beside the ones it did.
+    AddResources(Vec<(String, String, String)>),
 }
 
 #[derive(Debug)]
@@ -178,6 +182,26 @@ pub fn stack_resources_body(resources: &[(&str, &str, &str)], next_token: Option
     )
 }
 
+/// `xml` (a `ListStackResources` answer) with `extra` summaries appended to its list.
+fn add_resources(xml: &str, extra: &[(String, String, String)]) -> String {
+    let refs: Vec<(&str, &str, &str)> = extra
+        .iter()
+        .map(|(l, p, t)| (l.as_str(), p.as_str(), t.as_str()))
+        .collect();
+    let page = stack_resources_body(&refs, None);
+    let (Some(start), Some(end)) = (page.find("<member>"), page.rfind("</member>")) else {
+        return xml.to_string();
+    };
+    let members = page[start..end + "</member>".len()].replace("{{NOW}}", &now_iso());
+    match xml.find("</StackResourceSummaries>") {
+        Some(at) => format!("{}{members}{}", &xml[..at], &xml[at..]),
+        None => xml.replace(
+            "<StackResourceSummaries/>",
+            &format!("<StackResourceSummaries>{members}</StackResourceSummaries>"),
+        ),
+    }
+}
+
 fn now_iso() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -235,10 +259,15 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    // awsQuery services name the action in the form body; JSON services in `X-Amz-Target`.
+    // awsQuery services name the action in the form body; JSON services in `X-Amz-Target`;
+    // REST services (CloudFront) are named by method and path, e.g.
+    // `GET /2020-05-31/distribution/E123`.
     let action = match parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         Some(target) => target.rsplit('.').next().unwrap_or_default().to_string(),
-        None => form_action(&body),
+        None => match form_action(&body) {
+            a if a.is_empty() => format!("{} {}", parts.method, parts.uri.path()),
+            a => a,
+        },
     };
     let fault = {
         let mut st = state.lock().expect("proxy state");
@@ -282,6 +311,7 @@ async fn handle(
     let rbody = match &fault {
         Some(Fault::StackStatus(s)) => Bytes::from(replace_status(&String::from_utf8_lossy(&rbody), s)),
         Some(Fault::ExpireIn(secs)) => Bytes::from(expire_in(&rbody, *secs)),
+        Some(Fault::AddResources(extra)) => Bytes::from(add_resources(&String::from_utf8_lossy(&rbody), extra)),
         _ => rbody,
     };
     let mut out = Response::new(Full::new(rbody));

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use dlt_provider::aws::{Clients, Endpoints};
+use dlt_provider::resources::provider_config::ENDPOINT_NAMES;
 
 use super::terraform::{self, Terraform, Workspace};
 
@@ -120,11 +121,17 @@ impl Moto {
     pub fn provider_block(&self, overrides: &[(&str, &str)]) -> String {
         let m = self.endpoint();
         let mut block = format!("provider \"dlt\" {{\n  region = \"{REGION}\"\n  endpoints = {{\n");
-        for service in ["cloudformation", "cognito_idp", "cognito_identity", "ssm", "s3", "sts"] {
+        // Every AWS service endpoint of the provider block; execute_api (the DLT API, which moto
+        // does not serve) only when `overrides` names it.
+        let moto_served = |s: &str| s != "execute_api";
+        for service in ENDPOINT_NAMES.into_iter().filter(|s| moto_served(s)) {
             let url = overrides
                 .iter()
                 .find(|(s, _)| *s == service)
                 .map_or(m.as_str(), |(_, u)| *u);
+            block.push_str(&format!("    {service:<16} = \"{url}\"\n"));
+        }
+        for (service, url) in overrides.iter().filter(|(s, _)| !moto_served(s)) {
             block.push_str(&format!("    {service:<16} = \"{url}\"\n"));
         }
         block.push_str("  }\n}\n");
@@ -171,7 +178,9 @@ impl Moto {
             cognito_identity: e.clone(),
             ssm: e.clone(),
             s3: e.clone(),
-            sts: e,
+            sts: e.clone(),
+            cloudfront: e,
+            execute_api: None,
         };
         Clients::from_sdk_config(&config, &endpoints)
     }

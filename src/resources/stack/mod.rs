@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use crate::aws::admin_password::AdminPassword;
 use crate::aws::cloudformation::{self, TemplateSource, WaitOptions};
 use crate::aws::{ssm, Clients};
-use crate::dlt::stack_outputs::{self, Discovered, WellKnown};
+use crate::dlt::stack_outputs::{self, Discovered, Discovery, WellKnown};
 use crate::plugin::{AttrPath, Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
 use crate::resources::model::Attr;
 use crate::resources::provider_data::{aws_clients, SharedData};
@@ -54,22 +54,21 @@ pub async fn discover(
     overrides: &BTreeMap<String, String>,
     diags: &mut Diagnostics,
 ) -> Discovered {
-    let (found, listed) =
-        match stack_outputs::discover_missing(&clients.cloudformation, stack_id, outputs, overrides).await {
-            Ok(found) => (found, true),
-            Err(e) => {
-                diags.push(Diagnostic::warning(
-                    "Cannot list the DLT stack's resources",
-                    format!("{e}. Values the stack outputs do not give stay null."),
-                ));
-                (Discovered::new(), false)
-            }
-        };
-    let resolved = stack_outputs::resolve_all(outputs, overrides, &found);
-    if let Some(w) = stack_outputs::missing_warning(&resolved, listed) {
+    let (discovery, listed) = match stack_outputs::discover_missing(clients, stack_id, outputs, overrides).await {
+        Ok(d) => (d, true),
+        Err(e) => {
+            diags.push(Diagnostic::warning(
+                "Cannot list the DLT stack's resources",
+                format!("{e}. Values the stack outputs do not give stay null."),
+            ));
+            (Discovery::default(), false)
+        }
+    };
+    let resolved = stack_outputs::resolve_all(outputs, overrides, &discovery.found);
+    if let Some(w) = stack_outputs::missing_warning(&resolved, listed, &discovery.unreadable) {
         diags.push(Diagnostic::warning("DLT stack values not found", w));
     }
-    found
+    discovery.found
 }
 
 /// Sets the admin password on the stack described by `state`; returns the version applied.

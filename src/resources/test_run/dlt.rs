@@ -11,6 +11,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::aws::cognito_auth::{AuthFlow, CognitoCredentialsProvider, CognitoSettings};
 use crate::aws::{ssm, Clients};
+use crate::dlt::api_route;
 use crate::dlt::client::{DeleteOutcome, DltClient, DltClientConfig};
 use crate::dlt::exact::{self, RunLocation};
 use crate::dlt::results::RunResults;
@@ -57,8 +58,20 @@ async fn dlt_client(data: &SharedData, dlt: &DltConfig) -> Result<(DltClient, St
             }
         }
     };
-    let endpoint = dlt.api_endpoint.known().cloned().unwrap_or_default();
-    let client = DltClient::new(DltClientConfig::new(endpoint, region.clone(), credentials)).map_err(|e| {
+    let mut endpoint = dlt.api_endpoint.known().cloned().unwrap_or_default();
+    let mut api_id = None;
+    if let Some(via) = configured(data)?.aws.settings().endpoints.execute_api.as_deref() {
+        let (routed, id) = api_route::route(&endpoint, via).map_err(|e| {
+            let mut d = Diagnostics::new();
+            d.attr_error("dlt.api_endpoint", "Invalid DLT API endpoint", e);
+            d
+        })?;
+        log::info!("DLT API {endpoint} reached through endpoints.execute_api: {routed}");
+        (endpoint, api_id) = (routed, id);
+    }
+    let mut client_config = DltClientConfig::new(endpoint, region.clone(), credentials);
+    client_config.api_id = api_id;
+    let client = DltClient::new(client_config).map_err(|e| {
         let mut d = Diagnostics::new();
         d.attr_error("dlt.api_endpoint", "Invalid DLT API endpoint", e.to_string());
         d
