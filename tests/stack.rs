@@ -536,3 +536,124 @@ fn aws_layer_against_moto() {
             .expect("delete again");
     });
 }
+
+/// The stacks named `name` that moto holds and that are not deleted.
+fn live_stacks(rt: &tokio::runtime::Runtime, moto: &Moto, name: &str) -> Vec<String> {
+    let clients = rt.block_on(moto.clients());
+    let out = rt
+        .block_on(clients.cloudformation.list_stacks().send())
+        .expect("list stacks");
+    out.stack_summaries()
+        .iter()
+        .filter(|s| s.stack_name() == Some(name))
+        .filter(|s| s.stack_status().is_some_and(|st| st.as_str() != "DELETE_COMPLETE"))
+        .filter_map(|s| s.stack_id().map(str::to_string))
+        .collect()
+}
+
+/// Issue 14: Terraform SIGKILLed while `dlt_stack` waits for its create (the proxy holds every
+/// `DescribeStacks` answer, so the apply sits in the wait after moto has created the stack). The
+/// stack exists, state does not know it; the next apply of the same configuration recognises the
+/// provider's creation marker and adopts it: exactly one stack, state matching it, the admin
+/// password set, and a clean plan after. A stack of the same name created outside the provider
+/// is not taken over: the error names `terraform import` and the stack's ARN.
+#[test]
+fn a_stack_left_by_a_killed_apply_is_adopted_and_a_foreign_one_is_not() {
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+    let Some(tf) = terraform::primary() else {
+        return eprintln!("SKIP: no terraform");
+    };
+    let rt = runtime();
+    let Some((moto, seed)) = Moto::start_seeded(&rt) else {
+        return;
+    };
+    let proxy = FaultProxy::start(moto.port());
+    proxy.add("DescribeStacks", Fault::Delay(Duration::from_secs(120)), None);
+    let template = format!("template_url = \"{}\"", seed.template_url);
+    let hcl = provider_block(&moto, &proxy.endpoint()) + &stack_block(&seed, &template, "", "");
+    let ws = workspace(tf, &hcl);
+    let mut apply = ws.command(&["apply", "-no-color", "-input=false", "-auto-approve"]);
+    apply.process_group(0);
+    let mut child = apply
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start apply");
+    let created = terraform::wait_until(Duration::from_secs(60), || {
+        !live_stacks(&rt, &moto, STACK).is_empty() && proxy.actions().iter().any(|a| a == "DescribeStacks")
+    });
+    assert!(created, "the create never started: {:?}", proxy.actions());
+    let _ = child.kill(); // SIGKILL to Terraform alone, mid-wait.
+    let _ = child.wait();
+    assert!(ws.resource("dlt_stack.main").is_none(), "{}", ws.state_text());
+    let orphan = live_stacks(&rt, &moto, STACK);
+    assert_eq!(orphan.len(), 1, "{orphan:?}");
+
+    // The next apply adopts it.
+    proxy.clear();
+    let out = ws.apply();
+    out.assert_ok();
+    let text = flat(&out.all());
+    assert!(text.contains("Adopted an existing DLT stack"), "{text}");
+    assert_eq!(live_stacks(&rt, &moto, STACK), orphan, "no second stack");
+    let s = ws.attributes("dlt_stack.main");
+    assert_eq!(s["id"], orphan[0].as_str(), "{s}");
+    assert_eq!(s["status"], "CREATE_COMPLETE", "{s}");
+    assert_eq!(s["user_pool_id"], seed.user_pool_id.as_str(), "{s}");
+    assert_eq!(
+        s["tags"],
+        serde_json::json!({ "team": "qa" }),
+        "the marker stays out of state: {s}"
+    );
+    assert!(s["admin_password_version"].as_i64().is_some(), "{s}");
+    assert_eq!(
+        rt.block_on(moto::user_status(
+            &rt.block_on(moto.clients()),
+            &seed.user_pool_id,
+            &seed.username
+        )),
+        "CONFIRMED"
+    );
+    let plan = ws.plan_detailed();
+    assert_eq!(plan.code, 0, "{}", plan.all());
+
+    // A stack under another name that someone created by hand: refused, naming import.
+    let foreign = "DLT-created-by-hand";
+    let clients = rt.block_on(moto.clients());
+    let made = rt
+        .block_on(
+            clients
+                .cloudformation
+                .create_stack()
+                .stack_name(foreign)
+                .template_url(&seed.template_url)
+                .parameters(p("AdminName", &seed.username))
+                .parameters(p("MotoUserPoolId", &seed.user_pool_id))
+                .parameters(p("MotoClientId", &seed.client_id))
+                .parameters(p("MotoIdentityPoolId", &seed.identity_pool_id))
+                .send(),
+        )
+        .expect("create the foreign stack");
+    let foreign_id = made.stack_id().unwrap_or_default().to_string();
+    let hcl2 = provider_block(&moto, &moto.endpoint()) + &stack_block(&seed, &template, "", "").replace(STACK, foreign);
+    let ws2 = workspace(tf, &hcl2);
+    let out = ws2.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(
+        text.contains("already exists")
+            && text.contains("was not created by terraform-provider-dlt")
+            && text.contains(&format!("terraform import <this dlt_stack's address> {foreign_id}")),
+        "{text}"
+    );
+    assert!(ws2.resource("dlt_stack.main").is_none(), "{}", ws2.state_text());
+    assert_eq!(live_stacks(&rt, &moto, foreign), vec![foreign_id], "left alone");
+}
+
+fn p(k: &str, v: &str) -> aws_sdk_cloudformation::types::Parameter {
+    aws_sdk_cloudformation::types::Parameter::builder()
+        .parameter_key(k)
+        .parameter_value(v)
+        .build()
+}

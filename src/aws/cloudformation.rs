@@ -79,6 +79,8 @@ pub struct StackInput {
     pub notification_arns: Vec<String>,
     /// Create only.
     pub on_failure: OnFailure,
+    /// Create only: the value of the [`MARKER_TAG`] put on the new stack ([`creation_marker`]).
+    pub marker: Option<String>,
 }
 
 /// A stack as `DescribeStacks` reports it.
@@ -95,6 +97,8 @@ pub struct StackDescription {
     pub capabilities: Vec<String>,
     pub notification_arns: Vec<String>,
     pub role_arn: Option<String>,
+    /// The [`MARKER_TAG`]'s value, when the stack has it; it is not among `tags`.
+    pub marker: Option<String>,
 }
 
 impl StackDescription {
@@ -130,11 +134,18 @@ impl StackDescription {
             tags: s
                 .tags()
                 .iter()
+                .filter(|t| t.key() != Some(MARKER_TAG))
                 .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
                 .collect(),
             capabilities: s.capabilities().iter().map(|c| c.as_str().to_string()).collect(),
             notification_arns: s.notification_arns().to_vec(),
             role_arn: s.role_arn().map(str::to_string),
+            marker: s
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(MARKER_TAG))
+                .and_then(|t| t.value())
+                .map(str::to_string),
         }
     }
 }
@@ -262,6 +273,18 @@ pub enum StackError {
 
     #[error("CloudFormation stack {stack:?} does not exist")]
     NotFound { stack: String },
+
+    #[error(
+        "CloudFormation stack {stack:?} already exists ({stack_id}, {status}) and {why}, so it is not taken over. \
+         To manage it with this resource, import it: terraform import <this dlt_stack's address> {stack_id}; \
+         otherwise choose another name or delete that stack"
+    )]
+    AlreadyExists {
+        stack: String,
+        stack_id: String,
+        status: String,
+        why: &'static str,
+    },
 }
 
 impl StackError {
@@ -345,11 +368,16 @@ fn parameters(input: &StackInput) -> Vec<Parameter> {
 }
 
 fn tags(input: &StackInput) -> Vec<Tag> {
-    input
+    let mut tags: Vec<Tag> = input
         .tags
         .iter()
+        .filter(|(k, _)| k.as_str() != MARKER_TAG)
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+        .collect();
+    if let Some(m) = &input.marker {
+        tags.push(Tag::builder().key(MARKER_TAG).value(m).build());
+    }
+    tags
 }
 
 fn capabilities(input: &StackInput) -> Vec<Capability> {
@@ -446,6 +474,119 @@ pub async fn list_stack_resources(client: &Client, name_or_id: &str) -> Result<V
         }
     }
     Ok(out)
+}
+
+/// The tag `dlt_stack` puts on every stack it creates. Its value, [`creation_marker`], says which
+/// configuration created the stack, so a stack left behind by a killed apply (created in AWS,
+/// never recorded in state) is recognised by the next apply of the same configuration and
+/// adopted instead of failing with `AlreadyExistsException`, while a stack anyone else created
+/// under that name is left alone. (CloudFormation's `ClientRequestToken` cannot serve: it is only
+/// kept with the stack's events, and a token fixed per configuration would make CloudFormation
+/// treat a later re-create as a retry of the first.)
+pub const MARKER_TAG: &str = "terraform-provider-dlt:created-by";
+
+/// The marker of a create: `dlt_stack-v1:` and a SHA-256 digest (first 32 hex digits) of the
+/// stack name, the template (the URL, or the digest of the body), every parameter and every tag.
+/// The same arguments give the same marker in every run; it holds no value in the clear.
+pub fn creation_marker(input: &StackInput) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |k: &str, v: &[u8]| {
+        for part in [k.as_bytes(), v] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+    };
+    field("name", input.name.as_bytes());
+    match &input.template {
+        Some(TemplateSource::Url(u)) => field("template_url", u.as_bytes()),
+        Some(TemplateSource::Body(b)) => field("template_body", &Sha256::digest(b.as_bytes())),
+        Some(TemplateSource::UsePrevious) | None => field("template", b""),
+    }
+    for (k, v) in &input.parameters {
+        field(&format!("parameter:{k}"), v.as_bytes());
+    }
+    for (k, v) in input.tags.iter().filter(|(k, _)| k.as_str() != MARKER_TAG) {
+        field(&format!("tag:{k}"), v.as_bytes());
+    }
+    let digest = hex::encode(h.finalize());
+    format!("dlt_stack-v1:{}", &digest[..32])
+}
+
+/// What to do with a stack that already exists under the name a create wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Created by this configuration (a killed apply): take it over.
+    Adopt,
+    /// Created by `dlt_stack` from other arguments, or by someone else: leave it, name import.
+    Refuse(&'static str),
+}
+
+/// Whether an existing stack with `marker` may be adopted by a create whose marker is `ours`.
+pub fn existing(found: Option<&str>, ours: &str) -> Existing {
+    match found {
+        Some(m) if m == ours => Existing::Adopt,
+        Some(_) => Existing::Refuse(
+            "was created by terraform-provider-dlt from other arguments (another configuration, or this one \
+             before its arguments changed)",
+        ),
+        None => Existing::Refuse("was not created by terraform-provider-dlt (it has no creation marker tag)"),
+    }
+}
+
+/// [`create_stack`], and when the name is taken by a stack a killed apply of this same
+/// configuration created (its [`MARKER_TAG`] matches), that stack: its create is waited for like
+/// one's own. Any other existing stack is [`StackError::AlreadyExists`], naming `terraform
+/// import`. The flag says whether the stack was adopted.
+pub async fn create_or_adopt(
+    client: &Client,
+    input: &StackInput,
+    wait: &WaitOptions,
+) -> Result<(StackDescription, bool), StackError> {
+    let marker = creation_marker(input);
+    let mut input = input.clone();
+    input.marker = Some(marker.clone());
+    let err = match create_stack(client, &input, wait).await {
+        Ok(d) => return Ok((d, false)),
+        Err(e) => e,
+    };
+    let taken = matches!(&err, StackError::Api { cause, .. } if cause.code_is("AlreadyExistsException"));
+    if !taken {
+        return Err(err);
+    }
+    let Some(found) = describe_stack(client, &input.name).await?.filter(|d| !d.is_deleted()) else {
+        return Err(err);
+    };
+    match existing(found.marker.as_deref(), &marker) {
+        Existing::Adopt => {
+            log::warn!(
+                "CloudFormation stack {:?} ({}, {}) was created by an earlier apply of this configuration that did \
+                 not record it (killed?); adopting it",
+                input.name,
+                found.id,
+                found.status
+            );
+            // Its create may still run. It was the stack's first operation, so its failed events
+            // are all the stack's (the token is the other apply's).
+            wait_for(
+                client,
+                Operation::Create,
+                &input.name,
+                &found.id,
+                "",
+                SystemTime::UNIX_EPOCH,
+                wait,
+            )
+            .await
+            .map(|d| (d, true))
+        }
+        Existing::Refuse(why) => Err(StackError::AlreadyExists {
+            stack: input.name.clone(),
+            stack_id: found.id,
+            status: found.status,
+            why,
+        }),
+    }
 }
 
 /// Creates a stack and waits for the create to finish.
@@ -696,7 +837,8 @@ async fn failed_events(
             .map_err(|e| api_error("describe events", stack_name, &e))?;
         for ev in out.stack_events() {
             match ev.client_request_token() {
-                Some(t) if !t.is_empty() => {
+                // No token of ours (an adopted create): every event counts, by time.
+                Some(t) if !t.is_empty() && !token.is_empty() => {
                     if t == token {
                         ours.push(ev.clone());
                     } else if event_time(ev).is_some_and(|t| t < since) {

@@ -730,3 +730,39 @@ async fn a_missing_planned_version_names_the_parameter() {
     assert!(matches!(err, SsmError::NotFound { .. }), "{err}");
     assert!(err.to_string().contains("/cognito/password:1"), "{err}");
 }
+
+#[test]
+fn the_creation_marker_is_stable_per_configuration_and_only_a_match_is_adopted() {
+    let base = input();
+    let m = cloudformation::creation_marker(&base);
+    assert_eq!(
+        m,
+        cloudformation::creation_marker(&input()),
+        "same arguments, same marker"
+    );
+    assert!(
+        m.starts_with("dlt_stack-v1:") && m.len() == "dlt_stack-v1:".len() + 32,
+        "{m}"
+    );
+    assert!(!m.contains("dltadmin"), "no value in the clear");
+    // Every identifying argument changes it.
+    let mut other = base.clone();
+    other.parameters.insert("AdminName".into(), "someone".into());
+    let mut renamed = base.clone();
+    renamed.name = "dlt2".into();
+    let mut tagged = base.clone();
+    tagged.tags.insert("team".into(), "perf".into());
+    let mut body = base.clone();
+    body.template = Some(TemplateSource::Body("{}".into()));
+    for changed in [&other, &renamed, &tagged, &body] {
+        assert_ne!(cloudformation::creation_marker(changed), m);
+    }
+    assert_eq!(cloudformation::existing(Some(&m), &m), cloudformation::Existing::Adopt);
+    assert!(matches!(
+        cloudformation::existing(Some(&cloudformation::creation_marker(&other)), &m),
+        cloudformation::Existing::Refuse(why) if why.contains("other arguments")
+    ));
+    assert!(
+        matches!(cloudformation::existing(None, &m), cloudformation::Existing::Refuse(why) if why.contains("no creation marker"))
+    );
+}

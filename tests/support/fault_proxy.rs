@@ -35,6 +35,8 @@ pub enum Fault {
     /// `ListStackResources` answer: resources moto's CloudFormation does not create (CloudFront,
     /// Cognito) listed beside the ones it did.
     AddResources(Vec<(String, String, String)>),
+    /// Wait this long, then forward: a slow call (a create to kill Terraform in).
+    Delay(std::time::Duration),
 }
 
 #[derive(Debug)]
@@ -287,6 +289,9 @@ async fn handle(
     };
     if let Some(Fault::Respond { status, body }) = &fault {
         return Ok(respond(*status, body.replace("{{NOW}}", &now_iso())));
+    }
+    if let Some(Fault::Delay(d)) = &fault {
+        tokio::time::sleep(*d).await;
     }
     let uri = format!(
         "http://127.0.0.1:{port}{}",

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::aws::cloudformation::{OnFailure, StackInput, TemplateSource, MAX_TEMPLATE_BODY_BYTES};
+use crate::aws::cloudformation::{OnFailure, StackInput, TemplateSource, MARKER_TAG, MAX_TEMPLATE_BODY_BYTES};
 use crate::plugin::{AttrPath, Diagnostics, Value};
 use crate::resources::checks;
 use crate::resources::model::{Attr, Field, Obj, Parse};
@@ -123,15 +123,25 @@ impl StackConfig {
         };
         let tags_field = o.field("tags");
         if let Some(m) = tags_field.value.entries() {
-            if m.len() > 50 {
+            if m.len() > 49 {
                 cx.diags.attr_error(
                     &tags_field.path,
                     "Too many tags",
-                    format!("tags: CloudFormation allows 50 tags, got {}.", m.len()),
+                    format!(
+                        "tags: CloudFormation allows 50 tags and the provider sets one ({MARKER_TAG}), so at most 49, \
+                         got {}.",
+                        m.len()
+                    ),
                 );
             }
             for k in m.keys() {
-                if k.is_empty() || k.len() > 128 || k.starts_with("aws:") {
+                if k == MARKER_TAG {
+                    cx.diags.attr_error(
+                        tags_field.path.clone().key(k),
+                        "Reserved tag key",
+                        format!("tags: {MARKER_TAG} is set by the provider (it marks the stacks it creates)."),
+                    );
+                } else if k.is_empty() || k.len() > 128 || k.starts_with("aws:") {
                     cx.diags.attr_error(
                         tags_field.path.clone().key(k),
                         "Invalid tag key",
@@ -209,6 +219,7 @@ impl StackConfig {
             role_arn: self.iam_role_arn.known().filter(|s| !s.is_empty()).cloned(),
             notification_arns: self.notification_arns.known().cloned().unwrap_or_default(),
             on_failure: self.on_failure.known().copied().unwrap_or_default(),
+            marker: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub fn stack_diag(summary: &str, e: &StackError) -> Diagnostic {
     let d = Diagnostic::error(summary, e.to_string());
     match e {
         StackError::TemplateBodyTooLarge { .. } => d.at(crate::plugin::AttrPath::root("template_body")),
+        StackError::AlreadyExists { .. } => d.at(crate::plugin::AttrPath::root("name")),
         _ => d,
     }
 }

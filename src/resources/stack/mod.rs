@@ -183,8 +183,21 @@ impl Resource for StackResource {
         let input = config.input(config.template());
         let wait = WaitOptions::new(config.timeout(Op::Create), ctx.stop.clone());
         let overrides = config.overrides();
-        let desc = match cloudformation::create_stack(&clients.cloudformation, &input, &wait).await {
-            Ok(d) => d,
+        let desc = match cloudformation::create_or_adopt(&clients.cloudformation, &input, &wait).await {
+            Ok((d, adopted)) => {
+                if adopted {
+                    diags.push(Diagnostic::warning(
+                        "Adopted an existing DLT stack",
+                        format!(
+                            "CloudFormation stack {:?} ({}) already existed with this configuration's creation marker: an \
+                             earlier apply created it but did not record it (it was killed or lost). It is now in state; \
+                             no second stack was created.",
+                            d.name, d.id
+                        ),
+                    ));
+                }
+                d
+            }
             Err(e) => {
                 diags.push(stack_diag("Cannot create the DLT stack", &e));
                 let Some(id) = e.stack_id() else {
