@@ -221,6 +221,16 @@ pub fn gate_rows(verdict: &Verdict) -> Vec<GateRow<'_>> {
     rows
 }
 
+/// What the warm-up left out, for people: `first 30s (1,234 requests)`; `None` without one.
+pub(crate) fn warm_up_note(spec: &TestSpec, r: &RunResults) -> Option<String> {
+    spec.warm_up?;
+    Some(format!(
+        "first {} left out of results and gates ({} requests)",
+        crate::duration::format_duration(spec.warm_up()),
+        thousands(r.warm_up_excluded)
+    ))
+}
+
 /// Whether the gate table needs its scope column.
 pub fn scoped(rows: &[GateRow<'_>]) -> bool {
     rows.iter().any(|r| r.scope != RUN_SCOPE)

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::{busiest_labels, esc, fmt_ms, frequent_codes, gate_rows, scoped, thousands, ReportMeta};
+use super::{busiest_labels, esc, fmt_ms, frequent_codes, gate_rows, scoped, thousands, warm_up_note, ReportMeta};
 use crate::dlt::gates::Verdict;
 use crate::dlt::results::{LatencyBucket, RunResults};
 use crate::dlt::scenario::TestSpec;
@@ -395,9 +395,12 @@ pub fn page(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &ReportMet
     } else {
         &r.percentile_method
     };
+    let warm_up = warm_up_note(spec, r)
+        .map(|n| format!(" Warm-up: {}.", esc(&n)))
+        .unwrap_or_default();
     let _ = writeln!(
         h,
-        "<footer>Percentiles: {}. Written by terraform-provider-dlt {}.</footer></main></body></html>",
+        "<footer>Percentiles: {}.{warm_up} Written by terraform-provider-dlt {}.</footer></main></body></html>",
         esc(method),
         env!("CARGO_PKG_VERSION")
     );
@@ -484,6 +487,46 @@ mod tests {
         let html = page(&spec(), &r, &Verdict::of(&Gates::default(), &r), &ReportMeta::default());
         assert!(html.contains("id=\"latency-over-time-empty\"") && html.contains("id=\"latency-histogram-empty\""));
         assert!(html.contains("id=\"verdict\">FAILED"), "nothing measured fails");
+    }
+
+    #[test]
+    fn label_and_status_gates_get_a_scope_column_and_the_warm_up_is_named() {
+        let mut r = results();
+        r.warm_up_excluded = 1234;
+        r.status_codes = [("503".into(), 2)].into();
+        let spec: TestSpec = serde_json::from_value(serde_json::json!({
+            "name": "t",
+            "scenario": { "type": "simple", "requests": [{ "url": "http://127.0.0.1/" }] },
+            "load": { "concurrency": 1, "task_count": 1, "ramp_up": "30s", "hold_for": "3s" },
+            "label_gates": [{ "label": "checkout", "max_p95": "1s" }],
+            "status_gates": [{ "status": "5xx", "max_count": 0 }],
+            "warm_up": "ramp_up"
+        }))
+        .unwrap();
+        let html = page(&spec, &r, &spec.verdict(&r), &ReportMeta::default());
+        assert!(html.contains("<th>Scope</th>"), "{html}");
+        assert!(
+            html.contains("<td>label checkout</td><td><code>max_p95</code></td>"),
+            "{html}"
+        );
+        assert!(html.contains("label not measured"), "{html}");
+        assert!(
+            html.contains("<td>status 5xx</td><td><code>max_count</code></td><td>&lt;= 0</td><td>2</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Warm-up: first 30s left out of results and gates (1,234 requests)."),
+            "{html}"
+        );
+        let md = crate::dlt::report::markdown::summary(&spec, &r, &spec.verdict(&r), &ReportMeta::default());
+        assert!(
+            md.contains("| Warm-up | first 30s left out of results and gates (1,234 requests) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| status 5xx | `max_count` | &lt;= 0 | 2 | ❌ **FAIL** |"),
+            "{md}"
+        );
     }
 
     #[test]

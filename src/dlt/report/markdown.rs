@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{busiest_labels, fmt_ms, frequent_codes, gate_rows, scoped, thousands, ReportMeta};
+use super::{busiest_labels, fmt_ms, frequent_codes, gate_rows, scoped, thousands, warm_up_note, ReportMeta};
 use crate::dlt::gates::Verdict;
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::TestSpec;
@@ -130,6 +130,9 @@ pub fn summary(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Report
         crate::duration::format_duration(load.ramp_up),
         crate::duration::format_duration(load.hold_for)
     );
+    if let Some(note) = warm_up_note(spec, r) {
+        let _ = writeln!(md, "| Warm-up | {} |", cell(&note, MAX_TEXT));
+    }
     let engine = if meta.engine.is_empty() { "local" } else { &meta.engine };
     let method = if r.percentile_method.is_empty() {
         String::new()

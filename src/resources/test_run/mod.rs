@@ -85,6 +85,17 @@ fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, verdict: &Verdict, fail: bo
     .at(AttrPath::root("gates"))
 }
 
+/// Every gate column the run judges, its own and its labels' (DLT's per-label percentiles are
+/// averaged over tasks too), for the averaged-percentiles note.
+fn judged_gates(spec: &TestSpec) -> crate::dlt::gates::Gates {
+    let mut all = spec.gates.clone();
+    for (g, limit) in spec.label_gates.iter().flat_map(|l| l.gates.iter()) {
+        // Every limit comes from a gate of the same table, so it fits.
+        let _ = all.set(g.name, limit);
+    }
+    all
+}
+
 /// Writes the configured reports; failures become error diagnostics naming the attribute.
 fn write_reports(config: &TestRunConfig, spec: &TestSpec, rec: &RunRecord, verdict: &Verdict) -> Diagnostics {
     let mut d = Diagnostics::new();
@@ -191,7 +202,10 @@ impl Resource for TestRunResource {
             .warnings
             .iter()
             .cloned()
-            .chain(crate::dlt::exact::averaged_percentile_note(&spec.gates, &rec.results))
+            .chain(crate::dlt::exact::averaged_percentile_note(
+                &judged_gates(&spec),
+                &rec.results,
+            ))
         {
             diags
                 .push(Diagnostic::warning("Percentiles are not exact", w).at(crate::plugin::AttrPath::root("results")));
