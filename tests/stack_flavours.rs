@@ -386,7 +386,8 @@ fn v4_template_without_endpoint_and_console_outputs_discovers_both_and_runs_on_t
         ("cloudfront", &proxy.endpoint()),
         ("execute_api", &via),
     ]) + &stack_block(&seed, &params, "")
-        + &run_block(&target.url("/v4-discovered"));
+        + &run_block(&target.url("/v4-discovered"))
+        + "data \"dlt_stack\" \"read\" {\n  name = dlt_stack.main.id\n}\n";
     let ws = workspace(tf, &hcl);
     std::fs::write(ws.path().join("template.json"), template.to_string()).expect("template");
     let out = ws.apply();
@@ -411,6 +412,9 @@ fn v4_template_without_endpoint_and_console_outputs_discovers_both_and_runs_on_t
     let discovered = format!("https://{api_id}.execute-api.{}.amazonaws.com/prod/", moto::REGION);
     assert_eq!(s["api_endpoint"], discovered, "{s}");
     assert_eq!(s["console_url"], format!("https://{dist_domain}"), "{s}");
+    let d = ws.attributes("data.dlt_stack.read");
+    assert_eq!(d["console_url"], format!("https://{dist_domain}"), "data source: {d}");
+    assert_eq!(d["api_endpoint"], discovered, "data source: {d}");
     assert!(
         proxy
             .actions()
@@ -459,6 +463,7 @@ fn v4_template_without_endpoint_and_console_outputs_discovers_both_and_runs_on_t
         "{text}"
     );
     assert!(ws.attributes("dlt_stack.main")["console_url"].is_null());
+    assert!(ws.attributes("data.dlt_stack.read")["console_url"].is_null());
 }
 
 /// `examples/dlt-v4` applies as written: its `main.tf` and `checkout.js` unchanged, with only a
