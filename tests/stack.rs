@@ -617,6 +617,33 @@ fn a_stack_left_by_a_killed_apply_is_adopted_and_a_foreign_one_is_not() {
     );
     let plan = ws.plan_detailed();
     assert_eq!(plan.code, 0, "{}", plan.all());
+    // An update (its tags replace the stack's) keeps the marker on the stack, out of state.
+    let live_tags = |rt: &tokio::runtime::Runtime| -> Vec<(String, String)> {
+        let c = rt.block_on(moto.clients());
+        let d = rt
+            .block_on(c.cloudformation.describe_stacks().stack_name(&orphan[0]).send())
+            .expect("describe");
+        let mut t: Vec<(String, String)> = d.stacks()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().into(), t.value().unwrap_or_default().into()))
+            .collect();
+        t.sort();
+        t
+    };
+    let before = live_tags(&rt);
+    let marker = before
+        .iter()
+        .find(|(k, _)| k == "terraform-provider-dlt:created-by")
+        .cloned()
+        .expect("the creation marker on the stack");
+    ws.write_config(&hcl.replace("team = \"qa\"", "team = \"perf\""));
+    ws.apply().assert_ok();
+    assert_eq!(live_tags(&rt), vec![("team".into(), "perf".into()), marker]);
+    assert_eq!(
+        ws.attributes("dlt_stack.main")["tags"],
+        serde_json::json!({ "team": "perf" })
+    );
 
     // A stack under another name that someone created by hand: refused, naming import.
     let foreign = "DLT-created-by-hand";

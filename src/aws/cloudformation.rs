@@ -79,7 +79,8 @@ pub struct StackInput {
     pub notification_arns: Vec<String>,
     /// Create only.
     pub on_failure: OnFailure,
-    /// Create only: the value of the [`MARKER_TAG`] put on the new stack ([`creation_marker`]).
+    /// The value of the [`MARKER_TAG`]: put on a new stack ([`creation_marker`]), kept by an
+    /// update (whose tags replace the stack's).
     pub marker: Option<String>,
 }
 

@@ -221,6 +221,7 @@ impl Resource for StackResource {
         set_version(&mut state, Attr::Null);
         let mut private = Private {
             discovered,
+            marker: desc.marker.clone(),
             ..Private::default()
         };
         if let Some(secret) = secret {
@@ -270,6 +271,7 @@ impl Resource for StackResource {
         let mut diags = Diagnostics::new();
         let overrides = current.config.overrides();
         p.discovered = discover(clients, &desc.id, &desc.outputs, &overrides, &mut diags).await;
+        p.marker = desc.marker.clone();
         let s = state::refreshed(state, &desc, &p.discovered);
 
         if let Some(param) = current.config.password_parameter() {
@@ -343,6 +345,7 @@ impl Resource for StackResource {
             };
             let mut input = config.input(template);
             input.name = old.id.known().cloned().unwrap_or_default();
+            input.marker = p.marker.clone();
             let wait = WaitOptions::new(config.timeout(Op::Update), ctx.stop.clone());
             match cloudformation::update_stack(&clients.cloudformation, &input, &wait).await {
                 Ok(desc) => {
@@ -430,6 +433,7 @@ impl Resource for StackResource {
             state: Some(s),
             private: Private {
                 discovered,
+                marker: desc.marker.clone(),
                 ..Private::default()
             }
             .encode(),
