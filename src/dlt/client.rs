@@ -601,6 +601,33 @@ mod tests {
         assert_eq!(scenario_path("Ab3-x y"), "scenarios/Ab3-x%20y");
     }
 
+    #[tokio::test]
+    async fn a_routed_client_names_the_api_in_a_signed_header() {
+        let creds = SharedCredentialsProvider::new(Credentials::new("AKID", "SECRET", None, None, "test"));
+        let mut config = DltClientConfig::new(
+            "https://vpce-1.execute-api.eu-west-1.vpce.amazonaws.com/prod/",
+            "eu-west-1",
+            creds,
+        );
+        config.api_id = Some("a1b2c3d4e5".into());
+        let c = DltClient::new(config).expect("client");
+        let url = format!("{}/scenarios", c.endpoint());
+        let req = c
+            .signed_request(&Method::GET, &url, Bytes::new())
+            .await
+            .expect("signed");
+        assert_eq!(req.headers()["x-apigw-api-id"], "a1b2c3d4e5");
+        let auth = req.headers()["authorization"].to_str().expect("ascii");
+        assert!(auth.contains("x-apigw-api-id"), "signed over: {auth}");
+        // Without a route: no such header.
+        let plain = client("https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/").expect("client");
+        let req = plain
+            .signed_request(&Method::GET, &url, Bytes::new())
+            .await
+            .expect("signed");
+        assert!(req.headers().get("x-apigw-api-id").is_none());
+    }
+
     #[test]
     fn error_classification() {
         let api = |status, message: &str| DltError::Api {
