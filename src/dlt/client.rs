@@ -12,6 +12,11 @@
 //! (API Gateway throttled it), 502 (the Lambda failed before doing anything) or a failed
 //! connect. Other failures are returned as [`DltError::is_ambiguous`] for the runner to resolve
 //! with a GET.
+//!
+//! Throttling (429) is not backed off per call: every client of the process that calls the same
+//! endpoint shares one [`Throttle`], so one throttled run slows all of them down (see
+//! [`super::throttle`]). A throttled call is retried up to [`THROTTLED_ATTEMPTS`] times, after the
+//! shared pause, besides the other retries.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +35,11 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use super::model::{error_code, error_message, ScenarioDetail, ScenarioSummary, VcpuDetails};
+use super::throttle::{self, Throttle};
+
+/// How often one call is retried after 429s. Under the shared pacing a call is rarely throttled
+/// twice; the budget covers a throttle far below the rate the runs need.
+pub const THROTTLED_ATTEMPTS: u32 = 20;
 
 /// Why a DLT API call failed. Display gives the call, the HTTP status and DLT's own message.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +219,8 @@ pub struct ClientStats {
     pub requests: u64,
     /// Of those, repeats after a retryable failure.
     pub retries: u64,
+    /// Answers that were 429 (throttled).
+    pub throttled: u64,
 }
 
 /// Result of a delete.
@@ -233,6 +245,9 @@ pub struct DltClient {
     http: HttpsClient,
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
+    throttled: Arc<AtomicU64>,
+    /// Shared with every client of this process calling the same endpoint.
+    throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for DltClient {
@@ -276,8 +291,10 @@ impl DltClient {
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build::<_, Full<Bytes>>(connector);
+        let base = endpoint.trim_end_matches('/').to_string();
         Ok(DltClient {
-            base: Arc::new(endpoint.trim_end_matches('/').to_string()),
+            throttle: throttle::for_endpoint(&base),
+            base: Arc::new(base),
             region: Arc::new(config.region.trim().to_string()),
             credentials: config.credentials,
             request_timeout: config.request_timeout,
@@ -286,6 +303,7 @@ impl DltClient {
             http,
             requests: Arc::default(),
             retries: Arc::default(),
+            throttled: Arc::default(),
         })
     }
 
@@ -298,6 +316,7 @@ impl DltClient {
         ClientStats {
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
         }
     }
 
@@ -326,11 +345,13 @@ impl DltClient {
     /// `POST /scenarios/{testId}`: asks DLT to cancel a run (answer `"test cancelling"`).
     pub async fn cancel_scenario(&self, test_id: &str) -> Result<(), DltError> {
         let path = scenario_path(test_id);
-        self.call(
+        // Urgent: a cancel (Ctrl-C, a timeout) does not queue behind the shared pacing.
+        self.send(
             Method::POST,
             &path,
             Some(&Value::Object(Default::default())),
             RetryMode::Idempotent,
+            true,
         )
         .await?;
         Ok(())
@@ -398,15 +419,42 @@ impl DltClient {
 
     /// Sends with retries; returns the body of a 2xx answer.
     async fn call(&self, method: Method, path: &str, body: Option<&Value>, mode: RetryMode) -> Result<Bytes, DltError> {
+        self.send(method, path, body, mode, false).await
+    }
+
+    /// [`DltClient::call`]; an `urgent` call starts without waiting for the shared pacing.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        mode: RetryMode,
+        urgent: bool,
+    ) -> Result<Bytes, DltError> {
         let body = match body {
             Some(v) => Bytes::from(serde_json::to_vec(v).map_err(|e| DltError::Signing(e.to_string()))?),
             None => Bytes::new(),
         };
         let mut attempt = 0u32;
+        let mut throttled = 0u32;
         loop {
+            let ticket = self.throttle.ready(urgent, &self.retry).await;
             let (result, retry_after) = self.attempt(&method, path, body.clone()).await;
             match result {
-                Ok(b) => return Ok(b),
+                Ok(b) => {
+                    self.throttle.succeeded(ticket);
+                    return Ok(b);
+                }
+                Err(e) if e.status() == Some(429) && e.retryable(mode) && throttled + 1 < THROTTLED_ATTEMPTS => {
+                    throttled += 1;
+                    self.throttled.fetch_add(1, Ordering::Relaxed);
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    let pause = self.throttle.throttled(ticket, retry_after, &self.retry);
+                    log::warn!(
+                        "{e}; every DLT call of this provider now waits {:.1}s and is paced (throttled {throttled} time(s))",
+                        pause.as_secs_f64()
+                    );
+                }
                 Err(e) if attempt + 1 < self.retry.max_attempts && e.retryable(mode) => {
                     let delay = self.retry.delay(attempt).max(retry_after.unwrap_or_default());
                     log::warn!(

@@ -13,4 +13,5 @@ pub mod samples;
 pub mod scenario;
 pub mod stack_outputs;
 pub mod task_results;
+pub mod throttle;
 pub mod timeline;

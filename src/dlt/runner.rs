@@ -356,6 +356,20 @@ fn description(spec: &TestSpec) -> String {
     format!("{text} {RUN_KEY_MARK}{}]", run_key(spec))
 }
 
+/// Claims DLT test `test_id` of `endpoint` for one run of this process; `false` when a run of this
+/// process already started or adopted it. Claims are never released: a test this process
+/// started belongs to a resource of this apply (in its state, tainted if the run failed), so it
+/// is never an orphan to adopt. The set grows by one id per run.
+fn claim(endpoint: &str, test_id: &str) -> bool {
+    static CLAIMED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    CLAIMED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(format!("{endpoint} {test_id}"))
+}
+
 /// Starts the run key in a test's description: `[terraform-provider-dlt run <key>]`.
 pub const RUN_KEY_MARK: &str = "[terraform-provider-dlt run ";
 
@@ -518,7 +532,11 @@ impl DltRunner {
         let orphan = self.find_orphan(spec, opts.test_id.as_deref()).await;
         let test_id = match &orphan {
             Some(id) => id.clone(),
-            None => opts.test_id.clone().unwrap_or_else(new_test_id),
+            None => {
+                let id = opts.test_id.clone().unwrap_or_else(new_test_id);
+                claim(self.client.endpoint(), &id);
+                id
+            }
         };
         let started = match orphan {
             Some(_) => Instant::now(),
@@ -530,7 +548,9 @@ impl DltRunner {
     }
 
     /// A live test whose description carries this configuration's run key and whose id is not
-    /// `known` (the caller's own). Listing failures only log: adoption is a courtesy, not a gate.
+    /// `known` (the caller's own), nor started or adopted by this provider process: two resources
+    /// with the same configuration in one apply run side by side, and neither is an orphan of the
+    /// other. Listing failures only log: adoption is a courtesy, not a gate.
     async fn find_orphan(&self, spec: &TestSpec, known: Option<&str>) -> Option<String> {
         let mark = format!("{RUN_KEY_MARK}{}]", run_key(spec));
         let list = match self.client.list_scenarios().await {
@@ -544,6 +564,7 @@ impl DltRunner {
             Some(t.test_id.as_str()) != known
                 && t.status.is_active()
                 && t.test_description.as_deref().is_some_and(|d| d.ends_with(&mark))
+                && claim(self.client.endpoint(), &t.test_id)
         })?;
         log::warn!(
             "DLT test {} ({}) runs this configuration but no state records it: an earlier apply was killed \
@@ -674,7 +695,15 @@ impl DltRunner {
                 return Err(self.cancel_run(&test_id, cause, opts).await);
             }
             polls += 1;
-            let detail = match self.client.get_scenario(&test_id).await {
+            // A poll may wait for the shared pacing when DLT throttles: Ctrl-C must not.
+            let poll = tokio::select! {
+                _ = cancel.cancelled() => None,
+                p = self.client.get_scenario(&test_id) => Some(p),
+            };
+            let Some(poll) = poll else {
+                return Err(self.cancel_run(&test_id, CancelCause::Interrupted, opts).await);
+            };
+            let detail = match poll {
                 Ok(d) => d,
                 Err(e) if e.is_not_found() => {
                     return Err(RunError::started(

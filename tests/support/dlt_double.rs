@@ -13,7 +13,10 @@
 //!
 //! Both: SigV4 verification with known test credentials, a scaled clock for the run lifecycle,
 //! results produced by really running the scenario with the local engine and converted to DLT's
-//! §3.4 JSON types, failure injection and per-route call counters.
+//! §3.4 JSON types, failure injection and per-route call counters. Optionally API Gateway's
+//! throttle ([`RateLimit`]: a token bucket answering 429 `{"message":"Too Many Requests"}`, the
+//! same in both releases because API Gateway answers it before any Lambda runs), and a log of
+//! every request's arrival time and answer ([`DltDouble::arrivals`]) to compute request rates.
 //!
 //! Every run is planned as per-task work ([`RunPlan::tasks`], each with its task uuid, and the
 //! run's S3 prefix `results/<testId>/<ISO time>_<testRunId>/`), so per-task output (the raw
@@ -117,6 +120,30 @@ pub struct DoubleConfig {
     /// task of four). DLT's reported figures are then the mean of the per-task figures, as its
     /// results parser computes them.
     pub task_latency_skew: Vec<f64>,
+    /// API Gateway's throttle in front of every route; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// API Gateway's throttling: a token bucket of `burst` requests refilled at `per_second` (real
+/// time, not scaled). A request finding the bucket empty gets 429 `{"message":"Too Many
+/// Requests"}` (§5.1, "account throttle"), without `Retry-After`, before authentication and
+/// before any Lambda: it never reaches DLT's routes or call counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// API Gateway's throttled answer (§5.1).
+pub const TOO_MANY_REQUESTS: &str = r#"{"message":"Too Many Requests"}"#;
+
+/// One request as the double saw it: when it arrived (real time), its route
+/// (`"GET /scenarios/{id}"`, or the raw path for unknown ones) and the status it was answered with.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub at: Instant,
+    pub route: String,
+    pub status: u16,
 }
 
 impl Default for DoubleConfig {
@@ -139,6 +166,7 @@ impl Default for DoubleConfig {
             engine_request_timeout: Duration::from_secs(2),
             s3_bucket: None,
             task_latency_skew: Vec::new(),
+            rate_limit: None,
         }
     }
 }
@@ -237,6 +265,10 @@ struct State {
     /// Real lifecycle events for assertions: (test id, status, when).
     events: Vec<(String, String, Instant)>,
     auth_failures: u64,
+    /// Every request, in arrival order.
+    arrivals: Vec<Arrival>,
+    /// The throttle's bucket: tokens left and when it was last refilled.
+    bucket: Option<(f64, Instant)>,
 }
 
 /// The running double.
@@ -364,6 +396,11 @@ impl DltDouble {
         lock(&self.state).auth_failures
     }
 
+    /// Every request so far, in arrival order (throttled ones included).
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        lock(&self.state).arrivals.clone()
+    }
+
     pub fn inject(&self, injection: Injection) {
         lock(&self.state).injections.push(injection);
     }
@@ -482,6 +519,29 @@ fn random_id(n: usize) -> String {
         .collect()
 }
 
+/// The route template of a path (`/prod/scenarios/abc` → `/scenarios/{id}`), with the test id and
+/// run id it names; `None` for a path API Gateway does not know.
+fn route_of(path: &str, v4: bool) -> Option<(&'static str, Option<String>, Option<String>)> {
+    let rest = path.strip_prefix("/prod")?.trim_end_matches('/');
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    Some(match segments.as_slice() {
+        ["regions"] => ("/regions", None, None),
+        ["scenarios"] => ("/scenarios", None, None),
+        ["scenarios", id] => ("/scenarios/{id}", Some(id.to_string()), None),
+        ["scenarios", id, "testruns"] if v4 => ("/scenarios/{id}/testruns", Some(id.to_string()), None),
+        ["scenarios", id, "testruns", run] if v4 => (
+            "/scenarios/{id}/testruns/{runId}",
+            Some(id.to_string()),
+            Some(run.to_string()),
+        ),
+        ["scenarios", id, "baseline"] if v4 => ("/scenarios/{id}/baseline", Some(id.to_string()), None),
+        ["stack-info"] if v4 => ("/stack-info", None, None),
+        ["tasks"] => ("/tasks", None, None),
+        ["vCPUDetails"] => ("/vCPUDetails", None, None),
+        _ => return None,
+    })
+}
+
 impl Ctx {
     fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.config.time_scale)
@@ -519,6 +579,46 @@ impl Ctx {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let at = Instant::now();
+        let raw_route = format!("{} {}", req.method(), req.uri().path());
+        let (route, response) = self.clone().handle_request(req).await;
+        lock(&self.state).arrivals.push(Arrival {
+            at,
+            route: route.unwrap_or(raw_route),
+            status: response.status().as_u16(),
+        });
+        response
+    }
+
+    /// Takes a token from API Gateway's bucket; `false`: throttled.
+    fn admit(&self) -> bool {
+        let Some(limit) = self.config.rate_limit else {
+            return true;
+        };
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        let burst = f64::from(limit.burst.max(1));
+        let (tokens, last) = st.bucket.unwrap_or((burst, now));
+        let tokens = (tokens + now.duration_since(last).as_secs_f64() * limit.per_second).min(burst);
+        let (left, admitted) = if tokens >= 1.0 {
+            (tokens - 1.0, true)
+        } else {
+            (tokens, false)
+        };
+        st.bucket = Some((left, now));
+        admitted
+    }
+
+    /// The request's route (when it matched one) and the answer.
+    async fn handle_request(self: Arc<Self>, req: Request<Incoming>) -> (Option<String>, Response<Full<Bytes>>) {
+        let route = route_of(req.uri().path(), self.v4()).map(|(p, _, _)| format!("{} {p}", req.method()));
+        if !self.admit() {
+            return (route, respond(429, TOO_MANY_REQUESTS));
+        }
+        (route, self.handle_admitted(req).await)
+    }
+
+    async fn handle_admitted(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
@@ -526,28 +626,10 @@ impl Ctx {
         };
         let path = parts.uri.path().to_string();
         let method = parts.method.as_str().to_string();
-        let Some(rest) = path.strip_prefix("/prod") else {
-            return respond(403, MISSING_TOKEN);
-        };
-        let rest = rest.trim_end_matches('/');
-        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let v4 = self.v4();
-        let (route_path, id, run_id) = match segments.as_slice() {
-            ["regions"] => ("/regions", None, None),
-            ["scenarios"] => ("/scenarios", None, None),
-            ["scenarios", id] => ("/scenarios/{id}", Some(id.to_string()), None),
-            ["scenarios", id, "testruns"] if v4 => ("/scenarios/{id}/testruns", Some(id.to_string()), None),
-            ["scenarios", id, "testruns", run] if v4 => (
-                "/scenarios/{id}/testruns/{runId}",
-                Some(id.to_string()),
-                Some(run.to_string()),
-            ),
-            ["scenarios", id, "baseline"] if v4 => ("/scenarios/{id}/baseline", Some(id.to_string()), None),
-            ["stack-info"] if v4 => ("/stack-info", None, None),
-            ["tasks"] => ("/tasks", None, None),
-            ["vCPUDetails"] => ("/vCPUDetails", None, None),
-            // API Gateway: an unknown path (every v4 path on v3.2.1) is "Missing Authentication Token".
-            _ => return respond(403, MISSING_TOKEN),
+        // API Gateway: an unknown path (every v4 path on v3.2.1) is "Missing Authentication Token".
+        let Some((route_path, id, run_id)) = route_of(&path, v4) else {
+            return respond(403, MISSING_TOKEN);
         };
         let query = parts.uri.query().filter(|q| !q.is_empty()).map(query_pairs);
         if parts.method == http::Method::OPTIONS {
