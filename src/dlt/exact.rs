@@ -255,6 +255,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn warm_up_leaves_each_tasks_first_samples_out_or_says_it_could_not() {
+        // Samples 100 ms apart: a 1 s warm-up leaves out each file's first 10.
+        let store = Mem(BTreeMap::from([(
+            "results/T1/2026-12-02T00-00-00_R1/kpi-a-eu-west-1.jtl".into(),
+            file(&[[900; 10].as_slice(), &[10; 20]].concat()),
+        )]));
+        let warm = RunLocation {
+            warm_up: Duration::from_secs(1),
+            ..run(true)
+        };
+        let r = refine(Some(&store), Some("b"), warm, dlt(30, 505.0)).await;
+        assert!(r.warnings.is_empty(), "excluded samples are not lost: {:?}", r.warnings);
+        assert_eq!((r.results.total.requests, r.results.warm_up_excluded), (20, 10));
+        assert!((r.results.total.max_ms - 10.0).abs() < 0.1, "{:?}", r.results.total);
+        // Without the raw samples the warm-up cannot be cut, and the warning says so.
+        let r = refine(Some(&store), None, warm, dlt(30, 505.0)).await;
+        assert!(r.warnings[0].contains("warm_up NOT left out"), "{:?}", r.warnings);
+    }
+
+    #[tokio::test]
     async fn falls_back_to_dlt_saying_why() {
         let store = Mem(BTreeMap::new());
         let r = refine(Some(&store), Some("other"), run(true), dlt(40, 505.0)).await;

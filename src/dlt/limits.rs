@@ -20,6 +20,14 @@ pub const MAX_URL_BYTES: usize = 8 * 1024;
 /// Bytes of one request body (uploads in load tests reach several MiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Entries of `label_gates` or of `status_gates` (one per label at most: as many as requests).
+pub const MAX_GATE_ENTRIES: usize = MAX_REQUESTS;
+
+/// The number of entries of `label_gates` or `status_gates` (`what`).
+pub fn gate_entries(count: usize, what: &str) -> Result<(), String> {
+    at_most(count, MAX_GATE_ENTRIES, what)
+}
+
 /// The number of requests of a scenario.
 pub fn requests(count: usize) -> Result<(), String> {
     at_most(count, MAX_REQUESTS, "requests")

@@ -610,6 +610,19 @@ fn read_parsed<T>(d: &mut Diagnostics, f: &Field<'_>, summary: &str, parse: fn(&
     })
 }
 
+/// The entries of a gate list, none when there are more than [`limits::MAX_GATE_ENTRIES`].
+fn gate_entries<'v>(cx: &mut Parse, field: &Field<'v>, what: &str) -> Vec<Field<'v>> {
+    let entries = field.elements().known().cloned().unwrap_or_default();
+    match limits::gate_entries(entries.len(), what) {
+        Ok(()) => entries,
+        Err(e) => {
+            cx.diags
+                .attr_error(&field.path, "Too many gates", format!("{what}: {e}."));
+            Vec::new()
+        }
+    }
+}
+
 /// Whether an object sets none of `names` (unknown counts as set: it may be, once known).
 fn none_set(obj: &Value, names: impl IntoIterator<Item = &'static str>) -> bool {
     names.into_iter().all(|n| obj.get(n).is_null())
@@ -620,7 +633,7 @@ fn none_set(obj: &Value, names: impl IntoIterator<Item = &'static str>) -> bool 
 /// scenarios name their own samplers, so their labels are judged at apply ("label not measured").
 fn read_label_gates(cx: &mut Parse, field: &Field<'_>, labels: Option<&[String]>) -> Vec<LabelGate> {
     let mut out = Vec::new();
-    for entry in field.elements().known().into_iter().flatten() {
+    for entry in gate_entries(cx, field, "label_gates") {
         let mut o = entry.object();
         let label_field = o.field("label");
         let path = label_field.path.to_string();
@@ -662,7 +675,7 @@ fn read_label_gates(cx: &mut Parse, field: &Field<'_>, labels: Option<&[String]>
 /// `status_gates`: a status (class, code or transport failure) and its limits each.
 fn read_status_gates(cx: &mut Parse, field: &Field<'_>) -> Vec<StatusGate> {
     let mut out = Vec::new();
-    for entry in field.elements().known().into_iter().flatten() {
+    for entry in gate_entries(cx, field, "status_gates") {
         let mut o = entry.object();
         let status = read_parsed(
             &mut cx.diags,
@@ -1120,6 +1133,24 @@ mod tests {
         v.set("warm_up", Value::string("500ms"));
         let spec = validate(&v).0.spec().unwrap();
         assert_eq!(spec.warm_up(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn gate_lists_are_bounded() {
+        let many = Value::List(
+            (0..=limits::MAX_GATE_ENTRIES)
+                .map(|_| status_gate("5xx", Value::int(1), Value::Null))
+                .collect(),
+        );
+        let v = config(&[
+            ("name", Value::string("t")),
+            ("scenario", simple("http://127.0.0.1:9/")),
+            ("load", load(Value::int(1), Value::string("2s"))),
+            ("status_gates", many),
+        ]);
+        let (c, d) = validate(&v);
+        assert_eq!(paths(&d), ["status_gates"], "{d}");
+        assert!(c.status_gates.is_empty());
     }
 
     #[test]
