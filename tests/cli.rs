@@ -61,3 +61,64 @@ fn cli_exit_codes_follow_the_gates() {
         std::process::ExitCode::from(2)
     );
 }
+
+/// The `run` command reads label gates, status gates and the warm-up from its JSON like HCL:
+/// the checkout label's 404s fail its own gates and the 4xx status gate, the home label passes,
+/// and a label no request has is refused before any load is sent.
+#[test]
+fn cli_runs_label_and_status_gates() {
+    let target = TargetServer::start(TargetConfig {
+        status_by_path: vec![("/cart".into(), 404)],
+        ..TargetConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let write = |label: &str| {
+        let path = dir.path().join(format!("{label}.json"));
+        let config = serde_json::json!({
+            "name": "cli-labels",
+            "scenario": { "type": "simple", "requests": [
+                { "url": target.url("/") },
+                { "url": target.url("/cart"), "label": "checkout" }
+            ] },
+            "load": { "concurrency": 2, "task_count": 1, "ramp_up": "200ms", "hold_for": "800ms" },
+            "label_gates": [
+                { "label": target.url("/"), "min_success_rate": 100 },
+                { "label": label, "max_failures": 0 }
+            ],
+            "status_gates": [{ "status": "4xx", "max_percent": 10 }],
+            "warm_up": "ramp_up"
+        });
+        std::fs::write(&path, config.to_string()).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let report = dir.path().join("report.json");
+    let run = |config: String| {
+        cli::main(&[
+            "run".to_string(),
+            "--config".to_string(),
+            config,
+            "--report".to_string(),
+            report.to_string_lossy().into_owned(),
+        ])
+    };
+    assert_eq!(run(write("checkout")), std::process::ExitCode::from(1));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let gates = doc["gates"].as_array().cloned().unwrap_or_default();
+    let verdicts: Vec<(String, bool)> = gates
+        .iter()
+        .map(|g| (g["scope"].as_str().unwrap_or("").to_string(), g["passed"] == true))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (format!("label {}", target.url("/")), true),
+            ("label checkout".to_string(), false),
+            ("status 4xx".to_string(), false),
+        ],
+        "{doc}"
+    );
+    assert_eq!(doc["test"]["warm_up"], "ramp_up", "{doc}");
+    let served = target.served();
+    assert_eq!(run(write("chekout")), std::process::ExitCode::from(2));
+    assert_eq!(target.served(), served, "an unknown label is refused before the run");
+}
