@@ -567,19 +567,18 @@ pub async fn create_or_adopt(
                 found.id,
                 found.status
             );
-            // Its create may still run. It was the stack's first operation, so its failed events
-            // are all the stack's (the token is the other apply's).
-            wait_for(
-                client,
-                Operation::Create,
-                &input.name,
-                &found.id,
-                "",
-                SystemTime::UNIX_EPOCH,
-                wait,
-            )
-            .await
-            .map(|d| (d, true))
+            // A stack past its create (updated since, by an apply whose state was lost) is taken
+            // as it is: judging it as a create would taint, and so delete, a working stack.
+            let created = found.status.starts_with("CREATE_") || found.status.starts_with("ROLLBACK_");
+            if !created && !is_in_progress(&found.status) {
+                return Ok((found, true));
+            }
+            let op = if created { Operation::Create } else { Operation::Update };
+            // Its create (or that update) may still run; failed events are matched by time, not
+            // by token (the token is the other apply's).
+            wait_for(client, op, &input.name, &found.id, "", SystemTime::UNIX_EPOCH, wait)
+                .await
+                .map(|d| (d, true))
         }
         Existing::Refuse(why) => Err(StackError::AlreadyExists {
             stack: input.name.clone(),

@@ -766,3 +766,72 @@ fn the_creation_marker_is_stable_per_configuration_and_only_a_match_is_adopted()
         matches!(cloudformation::existing(None, &m), cloudformation::Existing::Refuse(why) if why.contains("no creation marker"))
     );
 }
+
+/// `create_or_adopt` when the name is taken: its own stack is waited for (a create still
+/// running) or taken as it is (updated since: judging it as a create would taint a working
+/// stack); another configuration's or an unmarked one is refused, naming import.
+#[tokio::test]
+async fn create_or_adopt_takes_over_only_its_own_stack() {
+    use aws_sdk_cloudformation::types::Tag;
+    let ours = cloudformation::creation_marker(&input());
+    let run = |statuses: &'static [&'static str], marker: Option<String>| async move {
+        let create = mock!(Cfn::create_stack)
+            .sequence()
+            .http_status(400, query_error("AlreadyExistsException", "Stack [dlt] already exists"))
+            .repeatedly()
+            .build();
+        let mut seq = mock!(Cfn::describe_stacks).sequence();
+        for s in statuses {
+            let (s, m) = (*s, marker.clone());
+            seq = seq.output(move || {
+                let mut st = stack(s).to_owned();
+                st.tags = Some(
+                    m.iter()
+                        .map(|v| Tag::builder().key(cloudformation::MARKER_TAG).value(v).build())
+                        .chain([Tag::builder().key("team").value("qa").build()])
+                        .collect(),
+                );
+                DescribeStacksOutput::builder().stacks(st).build()
+            });
+        }
+        let describe = seq.repeatedly().build();
+        let events = mock!(Cfn::describe_stack_events).then_output(|| DescribeStackEventsOutput::builder().build());
+        let client = cfn(&[&create, &describe, &events]);
+        let out = cloudformation::create_or_adopt(&client, &input(), &fast_wait()).await;
+        (out, describe.num_calls())
+    };
+    // A create still running: waited for, then adopted; the marker is not among the tags.
+    let (out, polls) = run(
+        &["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"],
+        Some(ours.clone()),
+    )
+    .await;
+    let (desc, adopted) = out.expect("adopted");
+    assert!(
+        adopted && desc.status == "CREATE_COMPLETE" && polls >= 3,
+        "{desc:?} after {polls}"
+    );
+    assert_eq!(desc.marker.as_deref(), Some(ours.as_str()));
+    assert_eq!(desc.tags, [("team".to_string(), "qa".to_string())].into());
+    // Updated since: taken as it is, not judged as a failed create.
+    let (out, _) = run(&["UPDATE_ROLLBACK_COMPLETE"], Some(ours.clone())).await;
+    assert_eq!(out.expect("adopted").0.status, "UPDATE_ROLLBACK_COMPLETE");
+    // A failed create of ours: the failure, with the stack id so it is recorded (tainted).
+    let (out, _) = run(&["ROLLBACK_COMPLETE"], Some(ours.clone())).await;
+    let err = out.expect_err("failed create");
+    assert_eq!(
+        (err.stack_id(), err.final_status()),
+        (Some(ARN), Some("ROLLBACK_COMPLETE"))
+    );
+    // Not ours: refused, naming import and the ARN.
+    for marker in [None, Some("dlt_stack-v1:0000".to_string())] {
+        let (out, _) = run(&["CREATE_COMPLETE"], marker).await;
+        let err = out.expect_err("refused");
+        assert!(matches!(err, StackError::AlreadyExists { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("terraform import <this dlt_stack's address> {ARN}")),
+            "{err}"
+        );
+    }
+}
