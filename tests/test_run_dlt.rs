@@ -1058,3 +1058,290 @@ fn warm_up_cuts_dlt_v4_raw_samples_and_is_refused_on_v321() {
     assert!(text.contains("remove warm_up"), "{text}");
     assert_eq!(v3.call_count("POST /scenarios"), 0, "{:?}", v3.calls());
 }
+
+/// What a test on the double with a scenarios bucket needs: Terraform, moto, a runtime, moto's
+/// clients and the bucket, created; `None` (the test skips) without Terraform or moto.
+fn with_scenarios_bucket(
+    bucket: &str,
+) -> Option<(
+    &'static terraform::Terraform,
+    Moto,
+    tokio::runtime::Runtime,
+    dlt_provider::aws::Clients,
+)> {
+    let Some(tf) = terraform::primary() else {
+        eprintln!("SKIP: no terraform");
+        return None;
+    };
+    let moto = Moto::start()?;
+    let rt = runtime();
+    let clients = rt.block_on(moto.clients());
+    rt.block_on(clients.s3.create_bucket().bucket(bucket).send())
+        .expect("create scenarios bucket");
+    Some((tf, moto, rt, clients))
+}
+
+/// The raw samples of one DLT run as the test reads them itself from the scenarios bucket: the
+/// latencies (ms) of each CSV JTL file under `prefix` whose file name `is_samples`, by file.
+fn raw_task_latencies(
+    rt: &tokio::runtime::Runtime,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    is_samples: impl Fn(&str) -> bool,
+) -> Vec<Vec<u64>> {
+    rt.block_on(async {
+        let list = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list the run's files");
+        let mut keys: Vec<String> = list
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .filter(|k| k.rsplit('/').next().is_some_and(&is_samples))
+            .collect();
+        keys.sort();
+        let mut tasks = Vec::new();
+        for key in keys {
+            let o = s3.get_object().bucket(bucket).key(&key).send().await.expect("get");
+            let text = String::from_utf8(o.body.collect().await.expect("body").into_bytes().to_vec()).expect("utf-8");
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+            let col = header.iter().position(|c| *c == "elapsed").expect("elapsed column");
+            tasks.push(
+                lines
+                    .map(|l| l.split(',').nth(col).and_then(|v| v.parse().ok()).expect("elapsed"))
+                    .collect(),
+            );
+        }
+        tasks
+    })
+}
+
+/// Nearest-rank percentile (what anyone computes from the raw file with a sort).
+fn nearest_rank(v: &[u64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.saturating_sub(1).min(v.len() - 1)] as f64
+}
+
+/// Issue 12's "done when": a four-task DLT v4 run with one slow task, under real Terraform. The
+/// exact p95 in state equals the p95 this test computes from the same raw sample files in the
+/// scenarios bucket, `dlt_reported` holds DLT's averaged p95 (the mean of the per-task p95s,
+/// computed here too) which is far lower, and a `max_p95` between the two fails the apply on
+/// the exact value although DLT's own figure would pass.
+#[test]
+fn four_task_v4_run_with_one_slow_task_gates_on_the_exact_p95() {
+    let bucket = "dlt-e2e-exact";
+    let Some((tf, moto, rt, clients)) = with_scenarios_bucket(bucket) else {
+        return;
+    };
+    let target = TargetServer::start(TargetConfig {
+        latency: Duration::from_millis(10),
+        ..TargetConfig::default()
+    });
+    let double = DltDouble::start(DoubleConfig {
+        s3_bucket: Some((clients.s3.clone(), bucket.to_string())),
+        task_latency_skew: vec![1.0, 1.0, 1.0, 10.0],
+        ..DoubleConfig::v4()
+    });
+    let hcl = |max_p95: &str| {
+        provider_block(&moto)
+            + &run_block(
+                &double,
+                &target.url("/checkout"),
+                &format!("    scenarios_bucket = \"{bucket}\""),
+                r#"{ concurrency = 5, task_count = 4, ramp_up = "0s", hold_for = "1m" }"#,
+                &format!("{{ max_p95 = \"{max_p95}\" }}"),
+                "",
+            )
+    };
+    // What the test itself computes from the run's raw files: the true p95 and DLT's figure.
+    let computed = |id: &str| {
+        let tasks = raw_task_latencies(&rt, &clients.s3, bucket, &format!("results/{id}/"), |n| {
+            n.starts_with("kpi-") && n.ends_with(".jtl")
+        });
+        assert_eq!(tasks.len(), 4, "one raw sample file per task");
+        let all: Vec<u64> = tasks.iter().flatten().copied().collect();
+        let averaged = tasks.iter().map(|t| nearest_rank(t, 95.0)).sum::<f64>() / 4.0;
+        (nearest_rank(&all, 95.0), averaged, all.len() as f64)
+    };
+    let p95 = |a: &serde_json::Value, block: &str| a[block]["p95_ms"].as_f64().expect("p95_ms");
+
+    // A loose gate passes: exact figures in state, DLT's beside them.
+    let ws = workspace(tf, &hcl("5s"), dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    let out = ws.apply();
+    out.assert_ok();
+    let a = ws.attributes("dlt_test_run.gate");
+    assert_eq!(a["passed"], true, "{a}");
+    assert_eq!(a["percentile_method"], "exact (merged raw samples, 4 tasks)", "{a}");
+    let id = a["id"].as_str().unwrap_or_default().to_string();
+    let (truth, averaged, samples) = computed(&id);
+    let (exact, reported) = (p95(&a, "results"), p95(&a, "dlt_reported"));
+    assert_eq!(a["results"]["requests"].as_f64(), Some(samples), "{a}");
+    // HDR histogram, 3 significant digits.
+    assert!(
+        (exact - truth).abs() <= truth * 0.001 + 0.5,
+        "exact p95 {exact} vs computed {truth}"
+    );
+    // DLT's figure: the mean of per-task p95s (each from the task's own HDR, sent in seconds to 3 dp).
+    assert!(
+        (reported - averaged).abs() <= averaged * 0.002 + 1.0,
+        "dlt_reported p95 {reported} vs the mean of per-task p95s {averaged}"
+    );
+    let item = double.item(&id).expect("test in DLT");
+    let dlt_p95 = item["results"]["total"]["p95_0"]
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok());
+    assert_eq!(dlt_p95.map(|s| (s * 1000.0).round()), Some(reported.round()), "{item}");
+    assert!(
+        exact > reported * 1.5,
+        "one slow task of four: exact {exact} vs DLT's {reported}"
+    );
+    assert!(
+        !out.all().contains("Percentiles are not exact"),
+        "exact figures need no note: {}",
+        out.all()
+    );
+
+    // A gate between DLT's averaged p95 and the exact one fails the apply on the exact value.
+    let threshold = (exact * reported).sqrt().round();
+    ws.write_config(&hcl(&format!("{threshold}ms")));
+    let out = ws.apply();
+    out.assert_failed();
+    let text = flat(&out.all());
+    assert!(text.contains("Quality gate failed: checkout-gate"), "{text}");
+    assert!(text.contains("max_p95"), "{text}");
+    assert!(ws.is_tainted("dlt_test_run.gate"), "{}", ws.state_text());
+    let a = ws.attributes("dlt_test_run.gate");
+    assert_eq!(a["passed"], false, "{a}");
+    let id2 = a["id"].as_str().unwrap_or_default().to_string();
+    assert_ne!(id2, id, "the gate change ran a new test");
+    let (truth, _, _) = computed(&id2);
+    let (exact, reported) = (p95(&a, "results"), p95(&a, "dlt_reported"));
+    assert!(
+        (exact - truth).abs() <= truth * 0.001 + 0.5,
+        "exact p95 {exact} vs computed {truth}"
+    );
+    assert!(
+        reported < threshold && threshold < exact,
+        "DLT's p95 {reported} would pass max_p95 {threshold}, the exact {exact} fails it"
+    );
+    let gate = &a["gate_results"][0];
+    assert_eq!(gate["gate"], "max_p95", "{a}");
+    assert_eq!(gate["passed"], false, "{a}");
+}
+
+/// DLT v3.2.1 JMeter tests get exact figures from the CSV results file their script writes
+/// (uploaded under `results/<testId>/JMeter_Result/<prefix>/<uuid>/`): the p95 in state is the
+/// p95 of those files, DLT's averaged one stays in `dlt_reported`. A script that writes no
+/// results file, and a simple test, keep DLT's figures, labelled averaged, and a percentile
+/// gate on them is noted in the apply output.
+#[test]
+fn v321_jmeter_results_file_gives_exact_figures_and_simple_tests_stay_averaged() {
+    let bucket = "dlt-e2e-v321-jmeter";
+    let Some((tf, moto, rt, clients)) = with_scenarios_bucket(bucket) else {
+        return;
+    };
+    let target = TargetServer::start(TargetConfig::default());
+    let double = DltDouble::start(DoubleConfig {
+        s3_bucket: Some((clients.s3.clone(), bucket.to_string())),
+        task_latency_skew: vec![1.0, 1.0, 1.0, 10.0],
+        ..DoubleConfig::for_version(DltVersion::V321)
+    });
+    let jmeter = |name: &str, script: &str| {
+        format!(
+            r#"
+resource "dlt_test_run" "{name}" {{
+  name = "jmeter-{name}"
+  dlt = {{
+    api_endpoint     = "{endpoint}"
+    region           = "{region}"
+    scenarios_bucket = "{bucket}"
+  }}
+  scenario = {{
+    type   = "jmeter"
+    script = "{script}"
+  }}
+  load  = {{ concurrency = 5, task_count = 4, hold_for = "1m" }}
+  gates = {{ max_p95 = "5s" }}
+}}
+"#,
+            endpoint = double.endpoint(),
+            region = dlt_double::REGION,
+        )
+    };
+    let simple = run_block(
+        &double,
+        &target.url("/"),
+        "",
+        r#"{ concurrency = 2, task_count = 2, hold_for = "1m" }"#,
+        r#"{ max_p95 = "5s" }"#,
+        "",
+    );
+    let hcl = provider_block(&moto) + &jmeter("exact", "with-results.jmx") + &jmeter("averaged", "plain.jmx") + &simple;
+    let ws = workspace(tf, &hcl, dlt_double::ACCESS_KEY, dlt_double::SECRET_KEY);
+    std::fs::write(
+        ws.path().join("with-results.jmx"),
+        r#"<jmeterTestPlan version="1.2"><hashTree>
+  <ResultCollector guiclass="SimpleDataWriter" testclass="ResultCollector" testname="CSV results">
+    <boolProp name="ResultCollector.error_logging">false</boolProp>
+    <stringProp name="filename">results.jtl</stringProp>
+  </ResultCollector>
+</hashTree></jmeterTestPlan>
+"#,
+    )
+    .expect("write jmx");
+    std::fs::write(ws.path().join("plain.jmx"), "<jmeterTestPlan version=\"1.2\"/>\n").expect("write jmx");
+    let out = ws.apply();
+    out.assert_ok();
+    let text = flat(&out.all());
+
+    let a = ws.attributes("dlt_test_run.exact");
+    let id = a["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        a["percentile_method"], "exact (merged JMeter CSV results, 4 files)",
+        "{a}"
+    );
+    let tasks = raw_task_latencies(&rt, &clients.s3, bucket, &format!("results/{id}/JMeter_Result/"), |n| {
+        n == "results.jtl"
+    });
+    assert_eq!(tasks.len(), 4, "one results file per task");
+    let all: Vec<u64> = tasks.iter().flatten().copied().collect();
+    let truth = nearest_rank(&all, 95.0);
+    let exact = a["results"]["p95_ms"].as_f64().unwrap_or_default();
+    let reported = a["dlt_reported"]["p95_ms"].as_f64().unwrap_or_default();
+    assert!(
+        (exact - truth).abs() <= truth * 0.001 + 0.5,
+        "exact p95 {exact} vs computed {truth}"
+    );
+    assert!(exact > reported * 1.5, "exact {exact} vs DLT's averaged {reported}");
+    assert_eq!(a["results"]["requests"].as_f64(), Some(all.len() as f64), "{a}");
+
+    for name in ["averaged", "gate"] {
+        let a = ws.attributes(&format!("dlt_test_run.{name}"));
+        assert_eq!(a["percentile_method"], "DLT (average of per-task percentiles)", "{a}");
+        assert!(a["dlt_reported"].is_null(), "{a}");
+    }
+    let id = ws.attributes("dlt_test_run.averaged")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains(&format!("DLT test {id}: showing DLT's own figures"))
+            && text.contains("wrote no CSV results file"),
+        "{text}"
+    );
+    // The note on percentile gates judged on averaged figures: for both averaged runs, not the exact one.
+    assert_eq!(
+        text.matches("max_p95 judged on DLT's figures: the average of the per-task percentiles")
+            .count(),
+        2,
+        "{text}"
+    );
+}

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use super::gates::Gates;
 use super::results::{RunResults, METHOD_DLT_AVERAGED};
-use super::samples::{merge_run, run_prefix_of, ResultStore, Window};
+use super::samples::{merge_files, merge_run, run_prefix_of, ExactResults, ResultStore, SampleFormat, Window};
+use super::task_results::run_jmeter_result_keys;
 
 /// What the run's results end up as, and what the user should be told about them.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +31,11 @@ pub struct RunLocation<'a> {
     pub v4: bool,
     /// `warm_up`: each task's first samples left out (zero: none).
     pub warm_up: Duration,
+    /// A JMeter test: on v3.2.1 its script's own CSV results file, when it writes one, has
+    /// every sample.
+    pub jmeter: bool,
+    /// DLT's `startTime` of the run, which names v3.2.1's result files.
+    pub dlt_start_time: Option<&'a str>,
 }
 
 /// The `percentile_method` of exact figures merged from `tasks` raw-sample files.
@@ -54,11 +60,36 @@ pub fn averaged_percentile_note(gates: &Gates, results: &RunResults) -> Option<S
     (!names.is_empty()).then(|| {
         format!(
             "{} judged on DLT's figures: the average of the per-task percentiles, not the percentiles of \
-             the whole run (DLT v3.2.1 simple tests upload no raw samples). With more than one task they \
-             can be far from the true values.",
+             the whole run (no raw samples were read: DLT v3.2.1 simple tests upload none, a v3.2.1 JMeter \
+             script only the CSV results file it writes). With more than one task they can be far from the \
+             true values.",
             names.join(", ")
         )
     })
+}
+
+/// The keys under `base`, or why they cannot be listed.
+async fn list_keys(store: &dyn ResultStore, bucket: &str, base: &str) -> Result<Vec<String>, String> {
+    store
+        .list(bucket, base)
+        .await
+        .map_err(|cause| format!("cannot list s3://{bucket}/{base} (needs s3:ListBucket): {cause}"))
+}
+
+/// DLT's figures, and a warning saying why they are not exact.
+fn fallback(run: RunLocation<'_>, dlt: RunResults, why: String) -> Refined {
+    Refined {
+        results: dlt,
+        warnings: vec![format!(
+            "DLT test {}: showing DLT's own figures (percentiles averaged over tasks, not exact{}): {why}",
+            run.test_id,
+            if run.warm_up.is_zero() {
+                ""
+            } else {
+                "; warm_up NOT left out: the gates judged the whole run"
+            }
+        )],
+    }
 }
 
 /// DLT's figures replaced by the merged raw samples where possible (see the module doc).
@@ -71,19 +102,8 @@ pub async fn refine(
     let mut dlt = dlt;
     let counted = dlt.total.requests;
     dlt.percentile_method = METHOD_DLT_AVERAGED.to_string();
-    let fallback = |dlt: RunResults, why: String| Refined {
-        results: dlt,
-        warnings: vec![format!(
-            "DLT test {}: showing DLT's own figures (percentiles averaged over tasks, not exact{}): {why}",
-            run.test_id,
-            if run.warm_up.is_zero() {
-                ""
-            } else {
-                "; warm_up NOT left out: the gates judged the whole run"
-            }
-        )],
-    };
-    if !run.v4 {
+    let fallback = |dlt: RunResults, why: String| fallback(run, dlt, why);
+    if !run.v4 && !run.jmeter {
         return Refined {
             results: dlt,
             warnings: Vec::new(),
@@ -98,18 +118,16 @@ pub async fn refine(
     let Some(store) = store else {
         return fallback(dlt, "no S3 client to read the scenarios bucket".into());
     };
+    if !run.v4 {
+        return refine_v3_jmeter(store, bucket, run, dlt).await;
+    }
     let Some(run_id) = run.test_run_id else {
         return fallback(dlt, "DLT recorded no test run id for this run".into());
     };
     let base = format!("results/{}/", run.test_id);
-    let keys = match store.list(bucket, &base).await {
+    let keys = match list_keys(store, bucket, &base).await {
         Ok(k) => k,
-        Err(cause) => {
-            return fallback(
-                dlt,
-                format!("cannot list s3://{bucket}/{base} (needs s3:ListBucket): {cause}"),
-            )
-        }
+        Err(why) => return fallback(dlt, why),
     };
     let Some(prefix) = run_prefix_of(&keys, run.test_id, run_id) else {
         return fallback(
@@ -137,6 +155,12 @@ pub async fn refine(
             )
         }
     };
+    exact_beside(run, exact, dlt, method_exact)
+}
+
+/// The merged figures in place of DLT's (kept in `dlt_reported`), with warnings for what was
+/// lost on the way.
+fn exact_beside(run: RunLocation<'_>, exact: ExactResults, mut dlt: RunResults, method: fn(u64) -> String) -> Refined {
     let mut warnings = Vec::new();
     if !exact.unreadable_files.is_empty() {
         warnings.push(format!(
@@ -163,10 +187,58 @@ pub async fn refine(
     }
     let mut results = exact.results;
     results.warm_up_excluded = exact.summary.excluded;
-    results.percentile_method = method_exact(exact.files);
+    results.percentile_method = method(exact.files);
     results.regions = std::mem::take(&mut dlt.regions);
     results.dlt_reported = Some(dlt.total);
     Refined { results, warnings }
+}
+
+/// The `percentile_method` of exact figures merged from a v3.2.1 JMeter script's own CSV
+/// results, `files` of them (one per task).
+pub fn method_exact_jmeter(files: u64) -> String {
+    format!(
+        "exact (merged JMeter CSV results, {files} file{})",
+        if files == 1 { "" } else { "s" }
+    )
+}
+
+/// DLT v3.2.1 JMeter tests: the container uploads the files the script's result collectors
+/// write (`results/<testId>/JMeter_Result/<prefix>/<uuid>/<file>`); CSV JTL ones are merged like
+/// v4's raw samples. Without one, DLT's figures with a warning saying how to get exact ones.
+async fn refine_v3_jmeter(store: &dyn ResultStore, bucket: &str, run: RunLocation<'_>, dlt: RunResults) -> Refined {
+    let counted = dlt.total.requests;
+    let fallback = |dlt: RunResults, why: String| fallback(run, dlt, why);
+    let Some(start) = run.dlt_start_time else {
+        return fallback(dlt, "DLT recorded no start time for this run".into());
+    };
+    let base = format!("results/{}/JMeter_Result/", run.test_id);
+    let keys = match list_keys(store, bucket, &base).await {
+        Ok(k) => k,
+        Err(why) => return fallback(dlt, why),
+    };
+    let files: Vec<(String, SampleFormat)> = run_jmeter_result_keys(&keys, run.test_id, start)
+        .into_iter()
+        .map(|k| (k, SampleFormat::Jtl))
+        .collect();
+    if files.is_empty() {
+        return fallback(
+            dlt,
+            format!(
+                "the JMeter script wrote no CSV results file for this run under s3://{bucket}/{base} \
+                 (add a result collector whose filename ends in .jtl or .csv to get exact figures on DLT v3.2.1)"
+            ),
+        );
+    }
+    let window = Window {
+        skip_first: run.warm_up,
+    };
+    match merge_files(store, bucket, &base, &files, window).await {
+        Ok(exact) => exact_beside(run, exact, dlt, method_exact_jmeter),
+        Err(e) => fallback(
+            dlt,
+            format!("{e} (reading needs s3:GetObject; all {counted} samples DLT counted are unread)"),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +291,8 @@ mod tests {
             test_run_id: Some("R1"),
             v4,
             warm_up: Duration::ZERO,
+            jmeter: false,
+            dlt_start_time: Some("2026-12-02 07:40:41"),
         }
     }
 
@@ -301,5 +375,52 @@ mod tests {
         let r = refine(Some(&store), Some("b"), run(false), dlt(40, 505.0)).await;
         assert!(r.warnings.is_empty());
         assert_eq!(r.results.percentile_method, METHOD_DLT_AVERAGED);
+    }
+
+    #[tokio::test]
+    async fn v321_jmeter_results_file_gives_exact_figures() {
+        let jmeter = RunLocation {
+            jmeter: true,
+            ..run(false)
+        };
+        let this: String = "2026-12-02T07:40:41.123".chars().rev().collect();
+        let store = Mem(BTreeMap::from([
+            (
+                format!("results/T1/JMeter_Result/{this}/u1/results.jtl"),
+                file(&[10; 20]),
+            ),
+            (
+                format!("results/T1/JMeter_Result/{this}/u2/results.jtl"),
+                file(&[1000; 20]),
+            ),
+            (
+                format!("results/T1/JMeter_Result/{this}/u2/users.csv"),
+                "name,password\n".into(),
+            ),
+        ]));
+        let r = refine(Some(&store), Some("b"), jmeter, dlt(40, 505.0)).await;
+        assert_eq!(
+            r.results.percentile_method,
+            "exact (merged JMeter CSV results, 2 files)"
+        );
+        assert_eq!(r.results.total.requests, 40);
+        assert!(
+            (r.results.total.p95_ms - 1000.0).abs() < 1.0,
+            "{}",
+            r.results.total.p95_ms
+        );
+        assert_eq!(r.results.dlt_reported.as_ref().map(|s| s.p95_ms), Some(505.0));
+        // The script's data file is no results file: named, nothing lost.
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(r.warnings[0].contains("users.csv"), "{:?}", r.warnings);
+
+        // A script that writes no results file: DLT's figures, and how to get exact ones.
+        let none = Mem(BTreeMap::new());
+        let r = refine(Some(&none), Some("b"), jmeter, dlt(40, 505.0)).await;
+        assert_eq!(r.results.percentile_method, METHOD_DLT_AVERAGED);
+        assert!(r.warnings[0].contains("wrote no CSV results file"), "{:?}", r.warnings);
+        // Simple v3.2.1 tests look for nothing.
+        let r = refine(Some(&none), Some("b"), run(false), dlt(40, 505.0)).await;
+        assert!(r.warnings.is_empty());
     }
 }

@@ -236,6 +236,55 @@ pub fn scoped(rows: &[GateRow<'_>]) -> bool {
     rows.iter().any(|r| r.scope != RUN_SCOPE)
 }
 
+/// One row of the "exact vs DLT-reported" table: a latency figure as merged from the run's raw
+/// samples and as DLT's results parser reported it (the mean of the per-task figures).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparisonRow {
+    pub figure: &'static str,
+    pub exact_ms: f64,
+    pub dlt_ms: f64,
+}
+
+impl ComparisonRow {
+    /// How far DLT's figure is from the exact one, in percent of the exact one (`-64%`); a dash
+    /// when the exact figure is zero.
+    pub fn difference(&self) -> String {
+        if self.exact_ms > 0.0 {
+            format!("{:+.0}%", (self.dlt_ms / self.exact_ms - 1.0) * 100.0)
+        } else {
+            "—".to_string()
+        }
+    }
+}
+
+/// The comparison rows (avg, p50, p90, p95, p99, max) when the run has both exact figures and
+/// DLT's own ([`RunResults::dlt_reported`]); empty otherwise.
+pub fn comparison_rows(r: &RunResults) -> Vec<ComparisonRow> {
+    let Some(d) = &r.dlt_reported else {
+        return Vec::new();
+    };
+    let t = &r.total;
+    [
+        ("avg", t.avg_response_time_ms, d.avg_response_time_ms),
+        ("p50", t.p50_ms, d.p50_ms),
+        ("p90", t.p90_ms, d.p90_ms),
+        ("p95", t.p95_ms, d.p95_ms),
+        ("p99", t.p99_ms, d.p99_ms),
+        ("max", t.max_ms, d.max_ms),
+    ]
+    .into_iter()
+    .map(|(figure, exact_ms, dlt_ms)| ComparisonRow {
+        figure,
+        exact_ms,
+        dlt_ms,
+    })
+    .collect()
+}
+
+/// What the comparison table is about, under its heading in both reports.
+pub const COMPARISON_NOTE: &str = "DLT's results parser averages its tasks' percentiles (and maxima); \
+     the exact figures merge every task's raw samples, and the gates judge those.";
+
 /// Labels, the busiest first (then by name).
 pub(crate) fn busiest_labels(r: &RunResults) -> Vec<&LabelResults> {
     let mut labels: Vec<&LabelResults> = r.labels.iter().collect();
@@ -368,6 +417,14 @@ pub fn junit_xml(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Repo
     ];
     for (name, value) in props.iter().filter(|(_, v)| !v.is_empty()) {
         let _ = writeln!(x, "      <property name=\"{}\" value=\"{}\"/>", esc(name), esc(value));
+    }
+    // DLT's own (averaged) figures beside the exact ones: `dlt_reported_p95_ms`, …
+    for c in comparison_rows(r) {
+        let name = match c.figure {
+            "avg" => "dlt_reported_avg_response_time_ms".to_string(),
+            f => format!("dlt_reported_{f}_ms"),
+        };
+        let _ = writeln!(x, "      <property name=\"{name}\" value=\"{:.3}\"/>", c.dlt_ms);
     }
     if let Some(url) = &meta.console_url {
         let _ = writeln!(x, "      <property name=\"console_url\" value=\"{}\"/>", esc(url));
@@ -710,6 +767,72 @@ mod tests {
         assert_eq!(doc["gates"][0]["gate"], "max_failures");
         assert_eq!(doc["test"]["name"], "t");
         assert_eq!(doc["test"]["load"]["hold_for"], "1s");
+    }
+
+    /// A DLT run whose figures were merged from raw samples, with DLT's averaged ones beside.
+    fn exact_with_dlt() -> RunResults {
+        let mut r = results();
+        r.total.p50_ms = 20.0;
+        r.total.p95_ms = 140.0;
+        r.total.max_ms = 160.0;
+        r.percentile_method = "exact (merged raw samples, 4 tasks)".into();
+        r.dlt_reported = Some(Stats {
+            p50_ms: 21.0,
+            p95_ms: 49.0,
+            max_ms: 61.0,
+            ..r.total.clone()
+        });
+        r
+    }
+
+    #[test]
+    fn comparison_rows_only_with_both_figures() {
+        assert!(comparison_rows(&results()).is_empty());
+        let rows = comparison_rows(&exact_with_dlt());
+        let names: Vec<&str> = rows.iter().map(|c| c.figure).collect();
+        assert_eq!(names, ["avg", "p50", "p90", "p95", "p99", "max"]);
+        let p95 = &rows[3];
+        assert_eq!((p95.exact_ms, p95.dlt_ms), (140.0, 49.0));
+        assert_eq!(p95.difference(), "-65%");
+        assert_eq!(rows[1].difference(), "+5%");
+        assert_eq!(rows[0].difference(), "—", "no exact average: no ratio");
+    }
+
+    #[test]
+    fn junit_and_json_carry_dlts_figures_beside_the_exact_ones() {
+        let r = exact_with_dlt();
+        let xml = junit_xml(&spec("t"), &r, &no_gates(), &meta());
+        check_well_formed(&xml).unwrap();
+        assert!(xml.contains("<property name=\"p95_ms\" value=\"140.000\"/>"), "{xml}");
+        assert!(
+            xml.contains("<property name=\"dlt_reported_p95_ms\" value=\"49.000\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<property name=\"dlt_reported_max_ms\" value=\"61.000\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<property name=\"dlt_reported_avg_response_time_ms\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<property name=\"percentile_method\" value=\"exact (merged raw samples, 4 tasks)\"/>"),
+            "{xml}"
+        );
+        let plain = junit_xml(&spec("t"), &results(), &no_gates(), &meta());
+        assert!(!plain.contains("dlt_reported"), "{plain}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        write_json(&json, &spec("t"), &r, &no_gates(), &meta()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(doc["results"]["p95_ms"], 140.0);
+        assert_eq!(doc["results"]["dlt_reported"]["p95_ms"], 49.0);
+        assert_eq!(
+            doc["results"]["percentile_method"],
+            "exact (merged raw samples, 4 tasks)"
+        );
     }
 
     #[test]

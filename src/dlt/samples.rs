@@ -682,6 +682,18 @@ pub async fn merge_run(
         })
         .collect();
     files.sort();
+    merge_files(store, bucket, prefix, &files, window).await
+}
+
+/// Merges the given sample files (keys under `prefix`, which only names them in errors), one
+/// streamed file at a time; a file that fails mid-way is left out whole.
+pub async fn merge_files(
+    store: &dyn ResultStore,
+    bucket: &str,
+    prefix: &str,
+    files: &[(String, SampleFormat)],
+    window: Window,
+) -> Result<ExactResults, ExactError> {
     if files.is_empty() {
         return Err(ExactError::NoFiles {
             bucket: bucket.to_string(),
@@ -691,7 +703,7 @@ pub async fn merge_run(
     let mut merger = SampleMerger::new(window);
     let mut unreadable_files = Vec::new();
     let mut read = 0u64;
-    for (key, format) in &files {
+    for (key, format) in files {
         // Each file goes into a scratch merger first, so a file that breaks off contributes
         // nothing rather than a partial task.
         let mut scratch = SampleMerger::new(window);

@@ -57,14 +57,48 @@ pub fn run_xml_keys(keys: &[String], test_id: &str, start_time: &str) -> Vec<Str
             let Some(name) = k.strip_prefix(&base) else {
                 return false;
             };
-            if name.contains('/') || !name.ends_with(".xml") || name.len() < 23 {
-                return false;
-            }
-            let iso: String = name[..23].chars().rev().collect();
-            parse(&iso.replace('T', " ")[..19]).is_some_and(|t| (t - start).whole_seconds().abs() <= 2)
+            !name.contains('/') && name.ends_with(".xml") && names_run(name, start)
         })
         .cloned()
         .collect()
+}
+
+/// Whether `name` starts with v3.2.1's run prefix (the POST's ISO time with milliseconds,
+/// reversed) of a run that started within two seconds of `start`.
+fn names_run(name: &str, start: time::PrimitiveDateTime) -> bool {
+    let Some(head) = name.get(..23) else {
+        return false;
+    };
+    let iso: String = head.chars().rev().collect();
+    parse(&iso.replace('T', " ")).is_some_and(|t| (t - start).whole_seconds().abs() <= 2)
+}
+
+/// The CSV result files of a v3.2.1 JMeter run that started at `start_time`, among `keys` under
+/// `results/<testId>/JMeter_Result/`. The container uploads every file the script's
+/// `filename` properties name to `results/<testId>/JMeter_Result/<prefix>/<uuid>/<file>`
+/// (deployment/ecr/…/load-test.sh); those ending `.jtl` or `.csv` may be CSV JTL results (a
+/// CSV the script reads as data has no JTL header and fails to merge, named in a warning).
+pub fn run_jmeter_result_keys(keys: &[String], test_id: &str, start_time: &str) -> Vec<String> {
+    let base = format!("results/{test_id}/JMeter_Result/");
+    let Some(start) = parse(start_time.trim()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = keys
+        .iter()
+        .filter(|k| {
+            let Some(rest) = k.strip_prefix(&base) else {
+                return false;
+            };
+            let mut parts = rest.splitn(3, '/');
+            let (Some(prefix), Some(uuid), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+                return false;
+            };
+            !uuid.is_empty() && (file.ends_with(".jtl") || file.ends_with(".csv")) && names_run(prefix, start)
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out
 }
 
 fn parse(s: &str) -> Option<time::PrimitiveDateTime> {
@@ -152,5 +186,33 @@ mod tests {
         let run = run_xml_keys(&keys, "T1", "2026-12-02 07:40:41");
         assert_eq!(run.len(), 2, "{run:?}");
         assert!(run_xml_keys(&keys, "T1", "running").is_empty());
+    }
+
+    #[test]
+    fn jmeter_result_files_of_one_run() {
+        let rev = |iso: &str| iso.chars().rev().collect::<String>();
+        let this = rev("2026-12-02T07:40:41.123");
+        let keys: Vec<String> = [
+            format!("results/T1/JMeter_Result/{this}/uuid1/results.jtl"),
+            format!("results/T1/JMeter_Result/{this}/uuid2/tmp/out/results.csv"),
+            format!("results/T1/JMeter_Result/{this}/uuid2/jmeter.log"),
+            format!(
+                "results/T1/JMeter_Result/{}/uuid3/results.jtl",
+                rev("2026-12-01T07:40:41.000")
+            ),
+            format!("results/T1/{this}-uuid1-eu-west-1.xml"),
+            format!("results/T2/JMeter_Result/{this}/uuid1/results.jtl"),
+        ]
+        .into();
+        let run = run_jmeter_result_keys(&keys, "T1", "2026-12-02 07:40:42");
+        assert_eq!(
+            run,
+            [
+                format!("results/T1/JMeter_Result/{this}/uuid1/results.jtl"),
+                format!("results/T1/JMeter_Result/{this}/uuid2/tmp/out/results.csv"),
+            ]
+        );
+        assert!(run_jmeter_result_keys(&keys, "T1", "2026-12-02 07:40:50").is_empty());
+        assert!(run_jmeter_result_keys(&keys, "T1", "running").is_empty());
     }
 }

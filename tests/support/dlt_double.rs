@@ -20,7 +20,8 @@
 //!
 //! Every run is planned as per-task work ([`RunPlan::tasks`], each with its task uuid, and the
 //! run's S3 prefix `results/<testId>/<ISO time>_<testRunId>/`), so per-task output (the raw
-//! `kpi-<uuid>-<region>.jtl` files of v4, with per-task latency skew) can be written where the
+//! `kpi-<uuid>-<region>.jtl` files of v4, with per-task latency skew; on v3.2.1 the CSV file a
+//! JMeter script's result collector names, under `JMeter_Result/`) can be written where the
 //! real containers write it without changing the lifecycle.
 //!
 //! The server runs on its own thread and runtime (like the test target), so it works under any
@@ -116,7 +117,8 @@ pub struct DoubleConfig {
     /// reading the scenarios bucket.
     pub s3_bucket: Option<(aws_sdk_s3::Client, String)>,
     /// v4 with `s3_bucket`: each task's latency multiplier, by task index (missing = 1.0), for
-    /// the raw `kpi-<uuid>-<region>.jtl` files the tasks upload (e.g. `[1, 1, 1, 10]`: one slow
+    /// the raw `kpi-<uuid>-<region>.jtl` files the tasks upload (and, on v3.2.1, for the CSV
+    /// result file of a JMeter script that names one) (e.g. `[1, 1, 1, 10]`: one slow
     /// task of four). DLT's reported figures are then the mean of the per-task figures, as its
     /// results parser computes them.
     pub task_latency_skew: Vec<f64>,
@@ -1183,9 +1185,14 @@ impl Ctx {
         }
         let real_ramp = scaled(run.ramp);
         let real_hold = scaled(run.hold);
+        // v3.2.1 JMeter tests: the files the script's result collectors write.
+        let mut jmeter_result_files = Vec::new();
         let outcome: Result<Option<RunResults>, String> = if let Some(keys) = &run.script_keys {
             // Script tests: the container needs the script in S3; no engine for them here.
             let have = self.has_script(keys).await;
+            if !v4 {
+                jmeter_result_files = self.jmeter_result_files(keys).await;
+            }
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = tokio::time::sleep(real_ramp + real_hold) => {}
@@ -1227,6 +1234,10 @@ impl Ctx {
             Ok(r) if v4 && self.config.s3_bucket.is_some() => {
                 let r = r.unwrap_or_else(synthetic_jmeter_results);
                 Ok(Some(self.upload_task_samples(&run, &r).await))
+            }
+            Ok(None) if !jmeter_result_files.is_empty() => {
+                let r = synthetic_jmeter_results();
+                Ok(Some(self.upload_jmeter_results(&run, &r, &jmeter_result_files).await))
             }
             o => o,
         };
@@ -1325,6 +1336,21 @@ impl Ctx {
         }
     }
 
+    /// Each task of the run with its share of `r` as a JTL file and that share's own figures,
+    /// its latencies skewed by `task_latency_skew`.
+    fn task_shares<'r>(&self, run: &'r RunPlan, r: &RunResults) -> Vec<(&'r TaskPlan, String, RunResults)> {
+        let tasks = run.tasks.len().max(1);
+        run.tasks
+            .iter()
+            .enumerate()
+            .map(|(k, task)| {
+                let skew = self.config.task_latency_skew.get(k).copied().unwrap_or(1.0);
+                let (jtl, stats) = task_samples(r, k, tasks, skew);
+                (task, jtl, stats)
+            })
+            .collect()
+    }
+
     /// Writes each task's raw samples (`kpi-<uuid>-<region>.jtl`, Taurus' JTL columns) and its
     /// final-stats XML under the run's prefix, and returns what DLT's results parser makes of
     /// them: counts summed, averages and percentiles (and maxima) averaged over tasks.
@@ -1332,11 +1358,8 @@ impl Ctx {
         let Some((client, bucket)) = &self.config.s3_bucket else {
             return r.clone();
         };
-        let tasks = run.tasks.len().max(1);
-        let mut per_task = Vec::with_capacity(tasks);
-        for (k, task) in run.tasks.iter().enumerate() {
-            let skew = self.config.task_latency_skew.get(k).copied().unwrap_or(1.0);
-            let (jtl, stats) = task_samples(r, k, tasks, skew);
+        let mut per_task = Vec::with_capacity(run.tasks.len());
+        for (task, jtl, stats) in self.task_shares(run, r) {
             let name = format!("{}-{}", task.uuid, task.region);
             let xml = task_xml(&stats);
             for (key, body) in [
@@ -1347,16 +1370,68 @@ impl Ctx {
                     String::new(),
                 ),
             ] {
-                let put = client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .body(aws_sdk_s3::primitives::ByteStream::from(body.into_bytes()))
-                    .send()
-                    .await;
-                if put.is_err() {
-                    log::warn!("double: could not upload {key}");
+                put_object(client, bucket, &key, body).await;
+            }
+            per_task.push(stats);
+        }
+        averaged(&per_task, r.duration_seconds)
+    }
+
+    /// v3.2.1: the files a JMeter script's result collectors name (`<ResultCollector>` … `<stringProp
+    /// name="filename">`), read from the uploaded `.jmx` (a zip is not opened).
+    async fn jmeter_result_files(&self, keys: &[String]) -> Vec<String> {
+        let Some((client, bucket)) = &self.config.s3_bucket else {
+            return Vec::new();
+        };
+        for key in keys.iter().filter(|k| k.ends_with(".jmx")) {
+            let Ok(o) = client.get_object().bucket(bucket).key(key).send().await else {
+                continue;
+            };
+            let Ok(body) = o.body.collect().await else {
+                continue;
+            };
+            let jmx = String::from_utf8_lossy(&body.into_bytes()).into_owned();
+            let mut files = Vec::new();
+            let mut rest = jmx.as_str();
+            while let Some(i) = rest.find("<ResultCollector") {
+                let block = &rest[i..];
+                let end = block.find("</ResultCollector>").unwrap_or(block.len());
+                let open = "<stringProp name=\"filename\">";
+                if let Some(j) = block[..end].find(open) {
+                    let value = &block[j + open.len()..end];
+                    // load-test.sh strips spaces from the names.
+                    let name: String = value[..value.find('<').unwrap_or(value.len())]
+                        .chars()
+                        .filter(|c| *c != ' ')
+                        .collect();
+                    if !name.is_empty() {
+                        files.push(name);
+                    }
                 }
+                rest = &block[end..];
+            }
+            return files;
+        }
+        Vec::new()
+    }
+
+    /// v3.2.1 JMeter tests: each task's samples as the script's CSV result file, uploaded where
+    /// load-test.sh puts it (`results/<testId>/JMeter_Result/<prefix>/<uuid>/<file>`, an absolute
+    /// file name appended to the uuid), with the per-task latency skew; returns DLT's figures
+    /// (the mean of the per-task ones).
+    async fn upload_jmeter_results(&self, run: &RunPlan, r: &RunResults, files: &[String]) -> RunResults {
+        let Some((client, bucket)) = &self.config.s3_bucket else {
+            return r.clone();
+        };
+        let mut per_task = Vec::with_capacity(run.tasks.len());
+        for (task, jtl, stats) in self.task_shares(run, r) {
+            for f in files {
+                let sep = if f.starts_with('/') { "" } else { "/" };
+                let key = format!(
+                    "results/{}/JMeter_Result/{}/{}{sep}{f}",
+                    run.test_id, run.v3_prefix, task.uuid
+                );
+                put_object(client, bucket, &key, jtl.clone()).await;
             }
             per_task.push(stats);
         }
@@ -1713,6 +1788,20 @@ impl Ctx {
         } else {
             Err(SIG_MISMATCH)
         }
+    }
+}
+
+/// Uploads one result object; a failure is logged (the provider then finds the file missing).
+async fn put_object(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: String) {
+    let put = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.into_bytes()))
+        .send()
+        .await;
+    if put.is_err() {
+        log::warn!("double: could not upload {key}");
     }
 }
 

@@ -10,7 +10,10 @@
 
 use std::fmt::Write as _;
 
-use super::{busiest_labels, esc, fmt_ms, frequent_codes, gate_rows, scoped, thousands, warm_up_note, ReportMeta};
+use super::{
+    busiest_labels, comparison_rows, esc, fmt_ms, frequent_codes, gate_rows, scoped, thousands, warm_up_note,
+    ReportMeta, COMPARISON_NOTE,
+};
 use crate::dlt::gates::Verdict;
 use crate::dlt::results::{LatencyBucket, RunResults};
 use crate::dlt::scenario::TestSpec;
@@ -346,6 +349,26 @@ pub fn page(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &ReportMet
     h.push_str(&histogram_chart(&r.latency_histogram));
     h.push_str("</section>");
 
+    let comparison = comparison_rows(r);
+    if !comparison.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Exact vs DLT-reported</h2><section><p class=\"muted\">{}</p><table id=\"comparison\"><thead><tr><th>Figure</th><th class=\"n\">Exact</th><th class=\"n\">DLT-reported</th><th class=\"n\">DLT vs exact</th></tr></thead><tbody>",
+            esc(COMPARISON_NOTE)
+        );
+        for c in &comparison {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                c.figure,
+                fmt_ms(c.exact_ms),
+                fmt_ms(c.dlt_ms),
+                esc(&c.difference())
+            );
+        }
+        h.push_str("</tbody></table></section>");
+    }
+
     if !r.labels.is_empty() {
         let labels = busiest_labels(r);
         h.push_str("<h2>Per label</h2><section><table id=\"labels\"><thead><tr><th>Label</th><th class=\"n\">Requests</th><th class=\"n\">Failed</th><th class=\"n\">Success</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p95</th><th class=\"n\">p99</th><th class=\"n\">Max</th></tr></thead><tbody>");
@@ -479,6 +502,27 @@ mod tests {
         assert_eq!(html.matches("class=\"failmark\" data-failures=\"1\"").count(), 1);
         assert_eq!(html.matches("class=\"bar\"").count(), 2);
         assert!(html.contains("data-count=\"29\""));
+    }
+
+    #[test]
+    fn exact_vs_dlt_reported_table_when_both_exist() {
+        let mut r = results();
+        r.total.p95_ms = 140.0;
+        let html = page(&spec(), &r, &Verdict::of(&Gates::default(), &r), &ReportMeta::default());
+        assert!(!html.contains("id=\"comparison\""), "{html}");
+        r.dlt_reported = Some(crate::dlt::results::Stats {
+            p95_ms: 49.0,
+            ..r.total.clone()
+        });
+        let html = page(&spec(), &r, &Verdict::of(&Gates::default(), &r), &ReportMeta::default());
+        assert!(html.contains("<h2>Exact vs DLT-reported</h2>"), "{html}");
+        assert!(
+            html.contains(
+                "<tr><td>p95</td><td class=\"n\">140 ms</td><td class=\"n\">49.0 ms</td><td class=\"n\">-65%</td></tr>"
+            ),
+            "{html}"
+        );
+        assert_eq!(html.matches("<tr><td>").count() - 1, 6, "six figures and the label row");
     }
 
     #[test]

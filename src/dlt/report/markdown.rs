@@ -6,7 +6,10 @@
 
 use std::fmt::Write as _;
 
-use super::{busiest_labels, fmt_ms, frequent_codes, gate_rows, scoped, thousands, warm_up_note, ReportMeta};
+use super::{
+    busiest_labels, comparison_rows, fmt_ms, frequent_codes, gate_rows, scoped, thousands, warm_up_note, ReportMeta,
+    COMPARISON_NOTE,
+};
 use crate::dlt::gates::Verdict;
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::TestSpec;
@@ -171,6 +174,25 @@ pub fn summary(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Report
     }
     md.push('\n');
 
+    let comparison = comparison_rows(r);
+    if !comparison.is_empty() {
+        let _ = writeln!(
+            md,
+            "### Exact vs DLT-reported\n\n{COMPARISON_NOTE}\n\n| Figure | Exact | DLT-reported | DLT vs exact |\n| --- | ---: | ---: | ---: |"
+        );
+        for c in &comparison {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                c.figure,
+                fmt_ms(c.exact_ms),
+                fmt_ms(c.dlt_ms),
+                c.difference()
+            );
+        }
+        md.push('\n');
+    }
+
     if !r.labels.is_empty() {
         let labels = busiest_labels(r);
         md.push_str("### Per label\n\n| Label | Requests | Failed | Success | p50 | p95 | p99 | Max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
@@ -327,6 +349,25 @@ mod tests {
         assert!(md.contains("### Per label") && md.contains("| 00000x\\|x\\|"), "{md}");
         assert!(md.contains("| 500 | 6 |"), "{md}");
         assert!(!md.contains("Scope"), "no scope column while every gate judges the run");
+    }
+
+    #[test]
+    fn exact_vs_dlt_reported_rows_when_both_exist() {
+        let r = results(0, 0);
+        let md = summary(&spec(), &r, &verdict(&r), &meta());
+        assert!(!md.contains("DLT-reported"), "no DLT figures, no comparison: {md}");
+        let mut r = results(0, 0);
+        r.percentile_method = "exact (merged raw samples, 2 tasks)".into();
+        r.dlt_reported = Some(Stats {
+            p95_ms: 10.75,
+            max_ms: 30.0,
+            ..r.total.clone()
+        });
+        let md = summary(&spec(), &r, &verdict(&r), &meta());
+        assert!(md.contains("### Exact vs DLT-reported\n"), "{md}");
+        assert!(md.contains("| p95 | 21.5 ms | 10.8 ms | -50% |"), "{md}");
+        assert!(md.contains("| max | 40.0 ms | 30.0 ms | -25% |"), "{md}");
+        assert!(md.contains("| p50 | 20.1 ms | 20.1 ms | +0% |"), "{md}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::dlt::exact::{self, RunLocation};
 use crate::dlt::results::RunResults;
 use crate::dlt::runner::{new_test_id, DltRunner, RunErrorKind, RunnerOptions};
 use crate::dlt::samples::ResultStore;
-use crate::dlt::scenario::TestSpec;
+use crate::dlt::scenario::{Scenario, TestSpec};
 use crate::plugin::{Ctx, Diagnostics};
 use crate::resources::model::Attr;
 use crate::resources::provider_data::{aws_clients, configured, SharedData};
@@ -168,6 +168,8 @@ pub async fn run(
                     test_run_id: remote.test_run_id.as_deref(),
                     v4: remote.v4,
                     warm_up: spec.warm_up(),
+                    jmeter: matches!(spec.scenario, Scenario::Jmeter { .. }),
+                    dlt_start_time: remote.dlt_start_time.as_deref(),
                 },
                 remote.results,
             )

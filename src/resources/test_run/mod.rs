@@ -198,17 +198,22 @@ impl Resource for TestRunResource {
             rec.results.total.p95_ms,
             if passed { "passed" } else { "FAILED" }
         );
-        for w in rec
-            .warnings
-            .iter()
-            .cloned()
-            .chain(crate::dlt::exact::averaged_percentile_note(
-                &judged_gates(&spec),
-                &rec.results,
-            ))
-        {
-            diags
-                .push(Diagnostic::warning("Percentiles are not exact", w).at(crate::plugin::AttrPath::root("results")));
+        for w in &rec.warnings {
+            diags.push(
+                Diagnostic::warning("Percentiles are not exact", w.clone())
+                    .at(crate::plugin::AttrPath::root("results")),
+            );
+        }
+        // Its own summary, naming the test: Terraform folds warnings that share a summary into
+        // the first one, and this note must not vanish behind a fallback warning.
+        if let Some(note) = crate::dlt::exact::averaged_percentile_note(&judged_gates(&spec), &rec.results) {
+            diags.push(
+                Diagnostic::warning(
+                    format!("Percentile gates judged on DLT's averaged figures: {}", spec.name),
+                    note,
+                )
+                .at(crate::plugin::AttrPath::root("gates")),
+            );
         }
         if !spec.status_gates.is_empty() && rec.results.status_codes_method == crate::dlt::results::CODES_APPROXIMATE {
             diags.push(
