@@ -198,7 +198,7 @@ async fn interrupt_cancels_the_dlt_run(version: DltVersion) {
     let item = double.item(&id).expect("item");
     assert_eq!(item["status"], "cancelled");
     if version.is_v4() {
-        // v4: endTime "" and a history row for the cancelled run (§9).
+        // v4: endTime "" and a history row for the cancelled run, as the real v4.2.3 code writes.
         assert_eq!(item["endTime"], "", "{item}");
         let detail = runner.client().get_scenario(&id).await.expect("detail");
         assert_eq!(detail.history.len(), 1, "{:?}", detail.history);
@@ -423,7 +423,7 @@ async fn validation_errors_come_back_with_dlt_text(version: DltVersion) {
         .to_string()
         .contains("testDuration.match is not a function"));
 
-    // A valid POST answers with the stringified scenario and endTime "running" (§3.2).
+    // A valid POST answers with the stringified scenario and endTime "running", as DLT does.
     p["testScenario"]["execution"][0]["hold-for"] = json!("1m");
     p["testId"] = json!("Valid00001");
     let answer = c.start_scenario(&p).await.expect("accepted");
@@ -452,7 +452,7 @@ fn valid_body(test_id: &str) -> serde_json::Value {
     })
 }
 
-/// The v4.2.3 double's contract (§7, §9) as the client sees it: `"CODE: message"` bodies, 404 for
+/// The v4.2.3 double's contract (the real v4.2.3 code's behaviour) as the client sees it: `"CODE: message"` bodies, 404 for
 /// a missing test, 405, 409 on deleting a live test, the time-unit rules, `/testruns` needing a
 /// query string, strict query keys, `/baseline`, `/stack-info` and history for every run.
 async fn v4_contract(double: &DltDouble, c: &DltClient) {

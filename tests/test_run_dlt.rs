@@ -778,7 +778,7 @@ resource "dlt_test_run" "{name}" {{
     );
 }
 
-/// DLT v3.2.1 overcounts `rc` for runs of more than one task (c1 + 2·c2 for two tasks, §9):
+/// DLT v3.2.1 overcounts `rc` for runs of more than one task (c1 + 2·c2 for two tasks, an upstream bug):
 /// the failure count comes from `fail`, and the codes are recounted from the tasks' XML files in
 /// the scenarios bucket when the run has it, or reported as approximate when it has not.
 #[test]

@@ -1,4 +1,5 @@
-//! Failure paths moto cannot produce (aws-emulator.md §5), driven through `aws-smithy-mocks`.
+//! Failure paths moto cannot produce (throttling, Cognito and SSM error codes it never returns),
+//! driven through `aws-smithy-mocks`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

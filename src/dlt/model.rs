@@ -69,7 +69,7 @@ impl TestStatus {
     }
 
     /// States in which a new POST would collide with a live run (DLT accepts it and the new
-    /// execution fails inside; clients must refuse, §4). `scheduled` and `created` are idle.
+    /// execution fails inside; clients must refuse). `scheduled` and `created` are idle.
     pub fn is_active(&self) -> bool {
         !self.is_terminal() && !matches!(self, TestStatus::Scheduled) && self.as_str() != "created"
     }
@@ -255,7 +255,7 @@ impl VcpuDetails {
     }
 }
 
-/// DLT's stats block (§3.4): times in **seconds**, `throughput` = request **count**.
+/// DLT's stats block (a result's `results.total` and per-label entries): times in **seconds**, `throughput` = request **count**.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DltStats {
     pub avg_rt: f64,

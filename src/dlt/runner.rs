@@ -405,7 +405,7 @@ pub fn script_key(test_id: &str, kind: ScriptType, script: &Path) -> Result<(Str
     ))
 }
 
-/// The full `POST /scenarios` body (§3.1): every field DLT requires, portable across v3.2.1
+/// The full `POST /scenarios` body: every field DLT requires, portable across v3.2.1
 /// and v4 (body as a string, headers as a string map, description of at least 3 characters).
 pub fn build_payload(
     spec: &TestSpec,
@@ -603,7 +603,7 @@ impl DltRunner {
             .await?;
         }
 
-        // 1. Never POST over a live run: DLT would accept it and break both (§4).
+        // 1. Never POST over a live run: DLT would accept it and break both.
         let prior_start = match self.client.get_scenario(&test_id).await {
             Ok(d) if d.status.is_active() => {
                 return Err(RunError::before_start(RunErrorKind::AlreadyRunning {
@@ -875,7 +875,7 @@ impl DltRunner {
                     }
                 }
                 // Ambiguous, or a definite rejection (400 validation, 403, ...). v3.2.1 may still
-                // have started a run on a late 400 (§5.3), so the id goes to the caller anyway.
+                // have started a run on a late 400 (its validation runs after the start), so the id goes to the caller anyway.
                 Err(e) => return Err(RunError::started(test_id, e)),
             }
         }

@@ -1,5 +1,5 @@
 //! A loopback HTTP proxy between the provider and moto that rewrites scripted CloudFormation
-//! responses (aws-emulator.md §5, technique C).
+//! responses.
 //!
 //! moto never produces failed stacks, resource failure events, throttling or `DELETE_FAILED`, and
 //! the provider runs as Terraform's child process where no in-process mock can reach it. Placing

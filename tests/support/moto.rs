@@ -1,4 +1,4 @@
-//! A moto server per test process, plus seeding through the Rust SDK (aws-emulator.md §2, §7).
+//! A moto server per test process, plus seeding through the Rust SDK.
 //!
 //! `Moto::start()` returns `None` (after printing a SKIP note) when no `moto_server` is found, so
 //! the AWS tier skips cleanly on machines without the Python venv. moto skips `AWS::Cognito::*`
