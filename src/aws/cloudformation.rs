@@ -15,6 +15,7 @@ use aws_sdk_cloudformation::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::error::ErrorParts;
+use crate::dlt::stack_outputs::StackResource;
 
 /// CloudFormation's limit for an inline `TemplateBody`.
 pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
@@ -415,18 +416,6 @@ pub async fn describe_stack(client: &Client, name_or_id: &str) -> Result<Option<
             }
         }
     }
-}
-
-/// One resource of a stack as `ListStackResources` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StackResource {
-    pub logical_id: String,
-    /// The resource's name or id (a RestApi id, a user pool id, a bucket name, a nested stack ARN).
-    pub physical_id: String,
-    /// `AWS::ApiGateway::RestApi`, ...
-    pub resource_type: String,
-    /// Logical ids of the nested stacks it sits in, outermost first; empty in the root stack.
-    pub nested_in: Vec<String>,
 }
 
 /// Nested stacks followed at most this deep (DLT's templates nest none; customised ones may).

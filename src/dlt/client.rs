@@ -3,7 +3,7 @@
 //!
 //! Credentials come from any `SharedCredentialsProvider`, so the same client signs with the
 //! provider's own IAM credentials or with Cognito identity-pool credentials
-//! ([`crate::aws::cognito_auth::CognitoCredentialsProvider`]); the provider is asked on every
+//! (`aws::cognito_auth::CognitoCredentialsProvider`); the provider is asked on every
 //! attempt, which is what lets short-lived credentials be renewed during a long run.
 //!
 //! Retries: GET and DELETE (and the cancel POST, which is harmless to repeat) retry on
@@ -35,6 +35,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use super::model::{error_code, error_message, ScenarioDetail, ScenarioSummary, VcpuDetails};
+pub use super::retry::RetryPolicy;
 use super::throttle::{self, Throttle};
 
 /// How often one call is retried after 429s. Under the shared pacing a call is rarely throttled
@@ -139,36 +140,6 @@ enum RetryMode {
     Idempotent,
     /// Retry only failures that prove the request was not acted upon.
     NotAccepted,
-}
-
-/// Backoff for retried calls: exponential from `base_delay`, capped, with ±25 % jitter; a
-/// `Retry-After` header wins when it is longer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(15),
-        }
-    }
-}
-
-impl RetryPolicy {
-    fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max_delay);
-        let jitter = 0.75 + rand::random::<f64>() * 0.5;
-        exp.mul_f64(jitter)
-    }
 }
 
 /// Where and how to reach one DLT stack's API.

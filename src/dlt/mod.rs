@@ -8,6 +8,7 @@ pub mod limits;
 pub mod model;
 pub mod report;
 pub mod results;
+pub mod retry;
 pub mod runner;
 pub mod samples;
 pub mod scenario;

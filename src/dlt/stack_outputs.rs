@@ -25,7 +25,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::cloudformation::StackResource;
+/// One resource of a stack as `ListStackResources` reports it (`crate::aws::cloudformation` lists
+/// them, following nested stacks).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StackResource {
+    pub logical_id: String,
+    /// The resource's name or id (a RestApi id, a user pool id, a bucket name, a nested stack ARN).
+    pub physical_id: String,
+    /// `AWS::ApiGateway::RestApi`, ...
+    pub resource_type: String,
+    /// Logical ids of the nested stacks it sits in, outermost first; empty in the root stack.
+    pub nested_in: Vec<String>,
+}
 
 /// A value taken from the stack outputs (serialised as its attribute name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -356,55 +367,6 @@ impl WellKnown {
 pub struct Discovery {
     pub found: Discovered,
     pub unreadable: BTreeMap<WellKnown, String>,
-}
-
-/// Lists the stack's resources and discovers what the outputs (and `output_names`) leave
-/// missing; lists nothing when the outputs give everything. The console URL takes one more call,
-/// `cloudfront:GetDistribution` on the console's distribution; when that is refused the value is
-/// [`Discovery::unreadable`]. The error is why the resources could not be listed at all (the
-/// caller warns and goes on without them).
-pub async fn discover_missing(
-    clients: &crate::aws::Clients,
-    stack_id: &str,
-    outputs: &BTreeMap<String, String>,
-    overrides: &BTreeMap<String, String>,
-) -> Result<Discovery, String> {
-    let wanted = not_in_outputs(outputs, overrides);
-    if wanted.is_empty() {
-        return Ok(Discovery::default());
-    }
-    let Some(location) = StackLocation::from_arn(stack_id) else {
-        return Err(format!("{stack_id:?} is not a stack ARN"));
-    };
-    let resources = crate::aws::cloudformation::list_stack_resources(&clients.cloudformation, stack_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut d = Discovery {
-        found: discover(&resources, &location),
-        unreadable: BTreeMap::new(),
-    };
-    d.found.retain(|w, _| wanted.contains(w));
-    if wanted.contains(&WellKnown::ConsoleUrl) {
-        if let Some((id, from)) = console_distribution(&resources) {
-            match crate::aws::cloudfront::distribution_domain(&clients.cloudfront, &id).await {
-                Ok(domain) => {
-                    d.found
-                        .insert(WellKnown::ConsoleUrl, (format!("https://{domain}"), from));
-                }
-                Err(e) => {
-                    log::warn!("cannot read the console's CloudFront distribution {id}: {e}");
-                    d.unreadable.insert(
-                        WellKnown::ConsoleUrl,
-                        format!("its {from} ({id}) could not be read ({e}); allow cloudfront:GetDistribution on it"),
-                    );
-                }
-            }
-        }
-    }
-    for (w, (v, from)) in &d.found {
-        log::info!("{} = {v} (from the stack resource {from})", w.attribute());
-    }
-    Ok(d)
 }
 
 /// The v3.2.1 `Console` output is a bare CloudFront domain; a URL is what users can click.

@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::client::RetryPolicy;
+use super::retry::RetryPolicy;
 
 /// Largest escalation level: the pause then stays at [`RetryPolicy::max_delay`].
 const MAX_LEVEL: u32 = 16;

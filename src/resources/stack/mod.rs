@@ -7,7 +7,8 @@
 //!
 //! Rooms: `schema.rs` (the schema), `config.rs` (the arguments, read and checked once, the same
 //! way at validate, plan and apply), `state.rs` (what a state records besides the arguments, and
-//! its writers), `private.rs` (private state), `diag.rs` (errors as diagnostics); this file is
+//! its writers), `private.rs` (private state), `diag.rs` (errors as diagnostics), `discovery.rs` (the
+//! values the outputs leave missing, found among the stack's resources); this file is
 //! the resource's life cycle and reads no attribute by name. The password workflow itself is
 //! `crate::aws::admin_password`.
 
@@ -18,19 +19,21 @@ use async_trait::async_trait;
 use crate::aws::admin_password::AdminPassword;
 use crate::aws::cloudformation::{self, TemplateSource, WaitOptions};
 use crate::aws::{ssm, Clients};
-use crate::dlt::stack_outputs::{self, Discovered, Discovery, WellKnown};
+use crate::dlt::stack_outputs::WellKnown;
 use crate::plugin::{AttrPath, Ctx, Diagnostic, Diagnostics, Outcome, Plan, Resource, Schema, Value};
 use crate::resources::model::Attr;
 use crate::resources::provider_data::{aws_clients, SharedData};
 
 use config::{validate, Op, StackConfig};
 use diag::{password_diag, ssm_diag, stack_diag};
+pub use discovery::discover;
 use private::Private;
 use schema::schema;
 use state::{inputs_changed, set_version, StackState};
 
 pub mod config;
 mod diag;
+mod discovery;
 mod private;
 pub mod schema;
 pub mod state;
@@ -43,32 +46,6 @@ impl StackResource {
     pub fn new(data: SharedData) -> StackResource {
         StackResource { data }
     }
-}
-
-/// What the outputs leave missing, found among the stack's resources, with a warning for what
-/// is still missing (or for resources that could not be listed).
-pub async fn discover(
-    clients: &Clients,
-    stack_id: &str,
-    outputs: &BTreeMap<String, String>,
-    overrides: &BTreeMap<String, String>,
-    diags: &mut Diagnostics,
-) -> Discovered {
-    let (discovery, listed) = match stack_outputs::discover_missing(clients, stack_id, outputs, overrides).await {
-        Ok(d) => (d, true),
-        Err(e) => {
-            diags.push(Diagnostic::warning(
-                "Cannot list the DLT stack's resources",
-                format!("{e}. Values the stack outputs do not give stay null."),
-            ));
-            (Discovery::default(), false)
-        }
-    };
-    let resolved = stack_outputs::resolve_all(outputs, overrides, &discovery.found);
-    if let Some(w) = stack_outputs::missing_warning(&resolved, listed, &discovery.unreadable) {
-        diags.push(Diagnostic::warning("DLT stack values not found", w));
-    }
-    discovery.found
 }
 
 /// Sets the admin password on the stack described by `state`; returns the version applied.
@@ -447,6 +424,7 @@ mod tests {
     use super::config::tests::base;
     use super::state::{refresh_parameters, set_outputs};
     use super::*;
+    use crate::dlt::stack_outputs::Discovered;
 
     fn prior_state() -> Value {
         let mut s = base();
