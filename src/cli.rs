@@ -17,7 +17,7 @@ use crate::dlt::report::{self, ReportMeta};
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Scenario, TestSpec};
 use crate::duration::parse_duration;
-use crate::engine::{self, EngineError, EngineOptions};
+use crate::engine::{self, EngineError, EngineOptions, TlsOptions};
 use crate::plugin::codec::json_to_value;
 use crate::resources::test_run::{config, schema};
 
@@ -71,7 +71,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 
 /// Reads the test definition: JSON in the shape of `dlt_test_run`'s arguments, read by the
 /// resource's own configuration model, so its checks and defaults are the same as in HCL.
-fn load_spec(path: &PathBuf) -> Result<TestSpec, String> {
+fn load_spec(path: &PathBuf) -> Result<(TestSpec, TlsOptions), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
@@ -79,7 +79,7 @@ fn load_spec(path: &PathBuf) -> Result<TestSpec, String> {
         .map_err(|e| format!("reading {}: {e}", path.display()))?;
     let (config, d) = config::validate(&value);
     let spec = if d.has_errors() { Err(d) } else { config.spec() };
-    spec.map_err(|d| {
+    spec.map(|s| (s, config.scenario.tls())).map_err(|d| {
         let problems: Vec<String> = d
             .iter()
             .map(|x| match &x.attribute {
@@ -104,7 +104,7 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
     init_logger();
-    let spec = match load_spec(&args.config) {
+    let (spec, tls) = match load_spec(&args.config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -140,8 +140,12 @@ pub fn main(args: &[String]) -> ExitCode {
                 on_ctrl_c.cancel();
             }
         });
+        if tls.insecure_skip_verify {
+            log::warn!("{}", engine::INSECURE_WARNING);
+        }
         let opts = engine::EngineOptions {
             warm_up: spec.warm_up(),
+            tls,
             ..args.opts.clone()
         };
         engine::run(requests, &spec.load, &opts, cancel).await

@@ -455,12 +455,16 @@ impl Transport {
         }
     }
 
-    /// The kind of a `status_codes` key that is not an HTTP status: the local engine's own keys,
-    /// JMeter's exception class names (`SocketTimeoutException`, `UnknownHostException`,
-    /// `SSLHandshakeException`, ...) and k6's status 0.
+    /// The kind of a `status_codes` key that is not an HTTP status: the local engine's own keys
+    /// (TLS failures as `"tls: <reason>"`), JMeter's exception class names
+    /// (`SocketTimeoutException`, `UnknownHostException`, `SSLHandshakeException`, ...) and k6's
+    /// status 0.
     pub fn of_key(key: &str) -> Option<Transport> {
         if let Some(t) = Transport::ALL.into_iter().find(|t| t.key() == key) {
             return Some(t);
+        }
+        if key.starts_with("tls: ") {
+            return Some(Transport::Tls);
         }
         let k = key.to_ascii_lowercase();
         if k.contains("timeout") {
@@ -979,6 +983,10 @@ mod tests {
             ("NoRouteToHostException", "connect"),
             ("tls", "tls"),
             ("SSLHandshakeException", "tls"),
+            ("tls: unknown issuer", "tls"),
+            ("tls: CA used as end entity", "tls"),
+            ("tls: not valid yet", "tls"),
+            ("tls: handshake failure", "tls"),
             ("io", "io"),
             ("SocketException", "io"),
             ("0", "io"),

@@ -29,6 +29,13 @@ use tokio_util::sync::CancellationToken;
 use crate::dlt::results::RunResults;
 use crate::dlt::scenario::{Load, RequestSpec};
 
+pub use tls::{check_ca_bundle, TlsOptions};
+
+/// What the apply and the `run` command say when `insecure_skip_verify` is on.
+pub const INSECURE_WARNING: &str = "scenario.insecure_skip_verify = true: the local engine accepts any server \
+     certificate, so the HTTPS targets are not authenticated (anyone on the path can impersonate them). Use it only \
+     for test targets; prefer scenario.ca_bundle for a private CA.";
+
 /// Knobs of the local engine that are not part of the test definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineOptions {
@@ -43,6 +50,8 @@ pub struct EngineOptions {
     /// Requests started within this long of the run's start are the warm-up: left out of the
     /// results (and so of the gates), their time too; the timeline still shows them.
     pub warm_up: Duration,
+    /// Extra trusted CAs, or no verification at all, for HTTPS targets.
+    pub tls: TlsOptions,
 }
 
 /// Virtual users per worker thread when [`EngineOptions::threads`] is `None`. One thread drives
@@ -57,6 +66,7 @@ impl Default for EngineOptions {
             max_requests: None,
             threads: None,
             warm_up: Duration::ZERO,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -71,7 +81,8 @@ pub enum EngineError {
     NoRequests,
     #[error("the load has no virtual users (concurrency x task_count is 0)")]
     NoVirtualUsers,
-    /// The TLS client could not be set up (unreadable `SSL_CERT_FILE`, no usable roots).
+    /// The TLS client could not be set up (unreadable `SSL_CERT_FILE` or `ca_bundle`, no usable
+    /// roots).
     #[error("TLS setup failed: {0}")]
     Tls(String),
     #[error("could not start an engine worker thread: {0}")]
@@ -111,7 +122,7 @@ pub async fn run(
         return Err(EngineError::NoVirtualUsers);
     }
     let tls = if plan.needs_tls() {
-        Some(tls::client_config().map_err(EngineError::Tls)?)
+        Some(tls::client_config(&opts.tls).map_err(EngineError::Tls)?)
     } else {
         None
     };

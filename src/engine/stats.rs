@@ -10,6 +10,8 @@ use hdrhistogram::Histogram;
 use crate::dlt::results::{latency_buckets, LabelResults, RunResults, Stats};
 use crate::dlt::timeline::TimelineAcc;
 
+use super::tls::TlsReason;
+
 /// Buckets of the latency histogram the reports draw.
 const HISTOGRAM_BUCKETS: usize = 40;
 
@@ -19,23 +21,40 @@ const HIGHEST_US: u64 = 3_600_000_000;
 /// Status codes are counted in a flat array: no map lookup or allocation on the hot path.
 const STATUS_SLOTS: usize = 1000;
 
-/// Transport failures, counted under these `status_codes` keys.
+/// Transport failures, counted under these `status_codes` keys; TLS failures under
+/// `"tls: <reason>"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorKind {
     Timeout,
     Connect,
-    Tls,
+    Tls(TlsReason),
     Io,
 }
 
+/// Counter slots: timeout, connect, io, then one per TLS reason.
+const ERROR_SLOTS: usize = 3 + TlsReason::ALL.len();
+
 impl ErrorKind {
-    const ALL: [ErrorKind; 4] = [ErrorKind::Timeout, ErrorKind::Connect, ErrorKind::Tls, ErrorKind::Io];
+    fn all() -> impl Iterator<Item = ErrorKind> {
+        [ErrorKind::Timeout, ErrorKind::Connect, ErrorKind::Io]
+            .into_iter()
+            .chain(TlsReason::ALL.into_iter().map(ErrorKind::Tls))
+    }
+
+    fn slot(self) -> usize {
+        match self {
+            ErrorKind::Timeout => 0,
+            ErrorKind::Connect => 1,
+            ErrorKind::Io => 2,
+            ErrorKind::Tls(r) => 3 + r as usize,
+        }
+    }
 
     pub(crate) fn key(self) -> &'static str {
         match self {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Connect => "connect",
-            ErrorKind::Tls => "tls",
+            ErrorKind::Tls(r) => r.key(),
             ErrorKind::Io => "io",
         }
     }
@@ -68,7 +87,7 @@ impl LabelAcc {
 pub(crate) struct ThreadStats {
     labels: Vec<LabelAcc>,
     statuses: Vec<u64>,
-    errors: [u64; 4],
+    errors: [u64; ERROR_SLOTS],
     /// The run's start, which the timeline counts from.
     start: Instant,
     /// Requests started before this are the warm-up: in the timeline, not in the results.
@@ -82,7 +101,7 @@ impl ThreadStats {
         ThreadStats {
             labels: (0..labels).map(|_| LabelAcc::new()).collect(),
             statuses: vec![0; STATUS_SLOTS],
-            errors: [0; 4],
+            errors: [0; ERROR_SLOTS],
             start,
             warm_up_end: start + warm_up,
             warm_up_excluded: 0,
@@ -132,7 +151,7 @@ impl ThreadStats {
         if let Some(acc) = self.labels.get_mut(label) {
             acc.requests += 1;
         }
-        self.errors[kind as usize] += 1;
+        self.errors[kind.slot()] += 1;
         self.timeline
             .record(at.saturating_duration_since(self.start), None, false);
     }
@@ -178,8 +197,8 @@ impl ThreadStats {
                 status_codes.insert(code.to_string(), count);
             }
         }
-        for kind in ErrorKind::ALL {
-            let count = self.errors[kind as usize];
+        for kind in ErrorKind::all() {
+            let count = self.errors[kind.slot()];
             if count > 0 {
                 status_codes.insert(kind.key().to_string(), count);
             }

@@ -27,6 +27,7 @@ use super::http1::{SendError, H1};
 use super::plan::{Origin, Prepared};
 use super::shared::{log_progress, Done, Shared, PROGRESS_EVERY};
 use super::stats::{ErrorKind, ThreadStats};
+use super::tls::TlsReason;
 
 /// Runs this thread's share of the virtual users until the run ends. Used when a request of the
 /// plan needs TLS.
@@ -206,12 +207,13 @@ async fn connect(origin: &Origin, tls: Option<&Arc<ClientConfig>>) -> Result<Con
     if !origin.tls {
         return Ok(Conn::Plain(H1::new(tcp)));
     }
-    let config = tls.ok_or(ErrorKind::Tls)?;
-    let name = ServerName::try_from(origin.host.clone()).map_err(|_| ErrorKind::Tls)?;
+    let failed = ErrorKind::Tls(TlsReason::HandshakeFailure);
+    let config = tls.ok_or(failed)?;
+    let name = ServerName::try_from(origin.host.clone()).map_err(|_| failed)?;
     let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
         .connect(name, tcp)
         .await
-        .map_err(|_| ErrorKind::Tls)?;
+        .map_err(|e| ErrorKind::Tls(TlsReason::of_io(&e)))?;
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
         let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await

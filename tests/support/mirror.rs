@@ -44,36 +44,25 @@ fn issue() -> TestPki {
     }
 }
 
-/// A running HTTPS file server for one directory.
-pub struct HttpsMirror {
+/// An HTTP/1.1 server over TLS on loopback, answering every request with `answer`. Stops on
+/// drop. The mirror below is one; tests of the engine's TLS use it with broken certificates.
+pub struct HttpsServer {
     port: u16,
-    ca_pem: String,
-    requests: Arc<Mutex<Vec<String>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl HttpsMirror {
-    /// Serves the files under `root` (GET and HEAD; no directory listings). Files without an
-    /// extension (the registry protocol's documents) are JSON.
-    pub fn serve(root: &Path) -> HttpsMirror {
-        let pki = issue();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![pki.cert], pki.key)
-            .expect("server certificate");
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+impl HttpsServer {
+    pub fn serve(
+        config: rustls::ServerConfig,
+        answer: impl Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    ) -> HttpsServer {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mirror");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind HTTPS server");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let root = root.to_path_buf();
-        let log = Arc::clone(&requests);
+        let answer = Arc::new(answer);
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -89,12 +78,12 @@ impl HttpsMirror {
                             Err(_) => continue,
                         },
                     };
-                    let (acceptor, root, log) = (acceptor.clone(), root.clone(), Arc::clone(&log));
+                    let (acceptor, answer) = (acceptor.clone(), Arc::clone(&answer));
                     tokio::spawn(async move {
                         let Ok(tls) = acceptor.accept(stream).await else { return };
                         let svc = hyper::service::service_fn(move |req| {
-                            let (root, log) = (root.clone(), Arc::clone(&log));
-                            async move { Ok::<_, Infallible>(answer(&root, &log, &req)) }
+                            let answer = Arc::clone(&answer);
+                            async move { Ok::<_, Infallible>(answer(&req)) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(tls), svc)
@@ -103,18 +92,63 @@ impl HttpsMirror {
                 }
             });
         });
-        HttpsMirror {
+        HttpsServer {
             port,
-            ca_pem: pki.ca_pem,
-            requests,
             shutdown: Some(tx),
             thread: Some(thread),
         }
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A running HTTPS file server for one directory.
+pub struct HttpsMirror {
+    server: HttpsServer,
+    ca_pem: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpsMirror {
+    /// Serves the files under `root` (GET and HEAD; no directory listings). Files without an
+    /// extension (the registry protocol's documents) are JSON.
+    pub fn serve(root: &Path) -> HttpsMirror {
+        let pki = issue();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![pki.cert], pki.key)
+            .expect("server certificate");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let root = root.to_path_buf();
+        let log = Arc::clone(&requests);
+        let server = HttpsServer::serve(config, move |req| answer(&root, &log, req));
+        HttpsMirror {
+            server,
+            ca_pem: pki.ca_pem,
+            requests,
+        }
+    }
+
     /// `https://127.0.0.1:<port>/`
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}/", self.port)
+        format!("https://127.0.0.1:{}/", self.server.port())
     }
 
     /// The test CA's certificate, PEM.
@@ -125,17 +159,6 @@ impl HttpsMirror {
     /// Paths requested so far, in order.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for HttpsMirror {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! step.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::aws::cognito_auth::AuthFlow;
@@ -16,6 +17,7 @@ use crate::dlt::gates::{Gates, LabelGate, Limit, StatusGate, StatusSelector, Uni
 use crate::dlt::limits;
 use crate::dlt::report;
 use crate::dlt::scenario::{request_labels, Load, RequestSpec, Scenario, ScriptType, TestSpec, WarmUp};
+use crate::engine::{check_ca_bundle, TlsOptions};
 use crate::plugin::{Diagnostics, Value};
 use crate::resources::checks;
 use crate::resources::model::{Attr, Field, Obj, Parse};
@@ -76,6 +78,10 @@ pub struct ScenarioConfig {
     pub kind: Attr<ScenarioKind>,
     pub requests: Attr<Vec<RequestConfig>>,
     pub script: Attr<String>,
+    /// Local engine: a PEM file of extra trusted CAs.
+    pub ca_bundle: Attr<String>,
+    /// Local engine: accept any server certificate (null reads as false).
+    pub insecure_skip_verify: Attr<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -406,9 +412,68 @@ impl ScenarioConfig {
             .elements()
             .map(|list| list.iter().map(|r| RequestConfig::read(cx, r, on_dlt)).collect());
         let script = script_field.string();
+        let (ca_bundle, insecure_skip_verify) = read_tls(cx, &mut o, on_dlt);
         o.finish(cx);
-        ScenarioConfig { kind, requests, script }
+        ScenarioConfig {
+            kind,
+            requests,
+            script,
+            ca_bundle,
+            insecure_skip_verify,
+        }
     }
+
+    /// How the local engine authenticates HTTPS targets.
+    pub fn tls(&self) -> TlsOptions {
+        TlsOptions {
+            ca_bundle: self.ca_bundle.known().map(PathBuf::from),
+            insecure_skip_verify: self.insecure_skip_verify.known() == Some(&true),
+        }
+    }
+}
+
+/// `scenario.ca_bundle` and `scenario.insecure_skip_verify`: local engine only (DLT's Taurus runs
+/// in Fargate, out of reach of both); the bundle must hold a certificate at plan time.
+fn read_tls(cx: &mut Parse, o: &mut Obj<'_>, on_dlt: bool) -> (Attr<String>, Attr<bool>) {
+    let d = &mut cx.diags;
+    let ca_field = o.field("ca_bundle");
+    let skip_field = o.field("insecure_skip_verify");
+    let skip = skip_field.bool();
+    if on_dlt {
+        let not_here = "applies to the local engine only: DLT runs its load from Fargate tasks, whose trust store the \
+                        provider does not control. Remove it, or remove the dlt block to run locally.";
+        if !ca_field.value.is_null() {
+            d.attr_error(
+                &ca_field.path,
+                "Not used on DLT",
+                format!("scenario.ca_bundle {not_here}"),
+            );
+        }
+        if skip.known() == Some(&true) {
+            d.attr_error(
+                &skip_field.path,
+                "Not used on DLT",
+                format!("scenario.insecure_skip_verify {not_here}"),
+            );
+        }
+    }
+    let ca_bundle = ca_field.read(|v| {
+        let path = checks::non_empty(d, &ca_field.path.to_string(), v)?;
+        if !on_dlt {
+            if let Err(e) = check_ca_bundle(Path::new(path)) {
+                d.attr_error(
+                    &ca_field.path,
+                    "Invalid CA bundle",
+                    format!(
+                        "{e}. It must be a readable PEM file of CA certificates (relative paths start from the \
+                         directory Terraform runs in)."
+                    ),
+                );
+            }
+        }
+        Some(path.to_string())
+    });
+    (ca_bundle, skip)
 }
 
 impl RequestConfig {
@@ -1151,6 +1216,47 @@ mod tests {
         let (c, d) = validate(&v);
         assert_eq!(paths(&d), ["status_gates"], "{d}");
         assert!(c.status_gates.is_empty());
+    }
+
+    #[test]
+    fn ca_bundle_and_skip_verify_are_local_only_and_the_bundle_is_checked() {
+        let with = |ca: Value, skip: Value, dlt: Value| {
+            let mut scenario = simple("https://127.0.0.1:9/");
+            scenario.set("ca_bundle", ca);
+            scenario.set("insecure_skip_verify", skip);
+            let v = config(&[
+                ("name", Value::string("t")),
+                ("scenario", scenario),
+                ("load", load(Value::int(1), Value::string("1s"))),
+                ("dlt", dlt),
+            ]);
+            validate(&v)
+        };
+        let dlt = Value::object([(
+            "api_endpoint",
+            Value::string("https://x.execute-api.eu-west-1.amazonaws.com/prod/"),
+        )]);
+        let (_, d) = with(Value::string("ca.pem"), Value::Bool(true), dlt.clone());
+        assert_eq!(
+            paths(&d),
+            ["scenario.ca_bundle", "scenario.insecure_skip_verify"],
+            "{d}"
+        );
+        assert!(d.to_string().contains("applies to the local engine only"), "{d}");
+        let (_, d) = with(Value::Null, Value::Bool(false), dlt);
+        assert!(d.is_empty(), "{d}");
+        // Locally: a missing bundle is refused at its path; skip-verify is read.
+        let (_, d) = with(Value::string("/nonexistent/ca.pem"), Value::Null, Value::Null);
+        assert_eq!(paths(&d), ["scenario.ca_bundle"], "{d}");
+        let (c, d) = with(Value::Null, Value::Bool(true), Value::Null);
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(
+            c.scenario.tls(),
+            TlsOptions {
+                ca_bundle: None,
+                insecure_skip_verify: true
+            }
+        );
     }
 
     #[test]

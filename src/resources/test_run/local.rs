@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::dlt::scenario::{RequestSpec, Scenario, TestSpec};
 use crate::duration::format_duration;
-use crate::engine::{self, EngineError, EngineOptions};
+use crate::engine::{self, EngineError, EngineOptions, TlsOptions};
 use crate::plugin::{Ctx, Diagnostics};
 
 use super::record::{now_rfc3339, RunRecord};
@@ -25,6 +25,7 @@ pub async fn run(
     ctx: &Ctx,
     spec: &TestSpec,
     request_timeout: Duration,
+    tls: TlsOptions,
     timeout: Duration,
 ) -> Result<RunRecord, Diagnostics> {
     let Scenario::Simple { requests } = &spec.scenario else {
@@ -40,6 +41,7 @@ pub async fn run(
     let opts = EngineOptions {
         request_timeout,
         warm_up: spec.warm_up(),
+        tls,
         ..EngineOptions::default()
     };
     let started_at = now_rfc3339();

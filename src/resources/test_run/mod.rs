@@ -70,6 +70,9 @@ fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, verdict: &Verdict, fail: bo
     if !verdict.measured {
         detail.push_str("\nNo request completed: every gate fails when nothing was measured.\n");
     }
+    if let Some(line) = failures_by_status(&rec.results.status_codes) {
+        detail.push_str(&line);
+    }
     if let Some(url) = &rec.console_url {
         detail.push_str(&format!("\nDLT console: {url}\n"));
     }
@@ -83,6 +86,22 @@ fn gate_diagnostic(spec: &TestSpec, rec: &RunRecord, verdict: &Verdict, fail: bo
         Diagnostic::warning(format!("Quality gate failed: {}", spec.name), detail)
     }
     .at(AttrPath::root("gates"))
+}
+
+/// The most frequent failure statuses (`"tls: unknown issuer"`, `"503"`, ...), so a failed gate
+/// says why requests failed even without a status gate.
+fn failures_by_status(codes: &std::collections::BTreeMap<String, u64>) -> Option<String> {
+    const SHOWN: usize = 5;
+    let mut by_count: Vec<_> = codes.iter().filter(|(_, &n)| n > 0).collect();
+    if by_count.is_empty() {
+        return None;
+    }
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let mut shown: Vec<String> = by_count.iter().take(SHOWN).map(|(k, n)| format!("{k} ({n})")).collect();
+    if by_count.len() > SHOWN {
+        shown.push(format!("{} more in results.status_codes", by_count.len() - SHOWN));
+    }
+    Some(format!("\nFailed requests by status: {}.\n", shown.join(", ")))
 }
 
 /// Every gate column the run judges, its own and its labels' (DLT's per-label percentiles are
@@ -181,7 +200,15 @@ impl Resource for TestRunResource {
         } else {
             let default = run_time + local::LOCAL_SLACK;
             let timeout = config.timeouts.create.or(default).unwrap_or(default);
-            match local::run(ctx, &spec, config.load.request_timeout(), timeout).await {
+            match local::run(
+                ctx,
+                &spec,
+                config.load.request_timeout(),
+                config.scenario.tls(),
+                timeout,
+            )
+            .await
+            {
                 Ok(rec) => rec,
                 Err(d) => return Outcome::failed(d),
             }
@@ -190,6 +217,12 @@ impl Resource for TestRunResource {
         let passed = verdict.passed;
         let fail_on_gate = config.fail_on_gate();
         let mut diags = write_reports(&config, &spec, &rec, &verdict);
+        if rec.engine == "local" && config.scenario.tls().insecure_skip_verify {
+            diags.push(
+                Diagnostic::warning("TLS certificates not verified", crate::engine::INSECURE_WARNING)
+                    .at(AttrPath::parse("scenario.insecure_skip_verify")),
+            );
+        }
         log::info!(
             "dlt_test_run {:?}: {} requests, success rate {:.2}%, p95 {:.1} ms: {}",
             spec.name,

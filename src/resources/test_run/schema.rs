@@ -106,6 +106,16 @@ pub fn schema() -> Schema {
             "The script of a `jmeter` (`.jmx`), `k6` (`.js`, `.ts`) or `locust` (`.py`) scenario, or a `.zip` of \
                  it, uploaded to the scenarios bucket before the run.",
         ),
+        Attribute::string("ca_bundle").optional().describe(
+            "Local engine: a PEM file of CA certificates trusted for `https://` requests besides the platform's \
+             roots, for targets with a private CA (relative paths start from the directory Terraform runs in). \
+             Not available on DLT (a plan-time error).",
+        ),
+        Attribute::bool("insecure_skip_verify").optional().describe(
+            "Local engine: when `true`, accept any server certificate (self-signed, expired, another host's). \
+             **Unsafe**: anyone on the path can impersonate the target; the apply warns. Default `false`. \
+             Not available on DLT (a plan-time error).",
+        ),
     ];
     let load = vec![
         Attribute::number("concurrency")
