@@ -238,6 +238,13 @@ pub fn summary(name: &str, r: &RunResults, verdict: &Verdict) -> String {
         "  successes {} ({:.2}%), failures {}",
         t.successes, t.success_rate, t.failures
     );
+    if t.dropped > 0 {
+        let _ = writeln!(
+            s,
+            "  dropped {} (open model: due while every user was busy, never sent)",
+            t.dropped
+        );
+    }
     let _ = writeln!(
         s,
         "  latency ms: avg {:.3}  p50 {:.3}  p90 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}",

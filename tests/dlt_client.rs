@@ -77,6 +77,8 @@ fn spec(url: String, hold: Duration) -> TestSpec {
             regions: vec![],
             ramp_up: Duration::ZERO,
             hold_for: hold,
+            arrival_rate: None,
+            start_rate: None,
         },
         gates: Default::default(),
     }

@@ -30,6 +30,8 @@ fn load(users: u32, ramp_ms: u64, hold_ms: u64) -> Load {
         regions: vec![],
         ramp_up: Duration::from_millis(ramp_ms),
         hold_for: Duration::from_millis(hold_ms),
+        arrival_rate: None,
+        start_rate: None,
     }
 }
 
@@ -594,4 +596,65 @@ fn runs_on_a_current_thread_runtime() {
         CancellationToken::new(),
     ));
     assert_eq!(r.unwrap().total.successes, 500);
+}
+
+fn open(users: u32, ramp_ms: u64, hold_ms: u64, start_rate: Option<f64>, rate: f64) -> Load {
+    Load {
+        arrival_rate: Some(rate),
+        start_rate,
+        ..load(users, ramp_ms, hold_ms)
+    }
+}
+
+#[tokio::test]
+async fn the_open_model_follows_its_ramp_round_robin_from_few_connections() {
+    let target = TargetServer::start(TargetConfig::default());
+    let requests = [get(target.url("/a")), get(target.url("/b"))];
+    // 20 → 100 req/s over 1 s (60 due), then 100 req/s for 1 s: 160 requests, split over 2
+    // threads, from at most 16 users; a fast target needs about one per thread.
+    let r = run_ok(&requests, &open(16, 1000, 1000, Some(20.0), 100.0), &opts(10_000)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.dropped, 0, "{r:?}");
+    assert!((155..=160).contains(&r.total.requests), "{r:?}");
+    // Slots alternate between the two requests.
+    let per_label: Vec<u64> = r.labels.iter().map(|l| l.stats.requests).collect();
+    assert!(per_label.iter().all(|&n| (77..=80).contains(&n)), "{per_label:?}");
+    assert!(target.connections() <= 10, "{} connections of 16", target.connections());
+    // A slot never waited for a user: latency is the target's, not the schedule's.
+    assert!(r.total.p50_ms < 20.0, "{r:?}");
+}
+
+#[tokio::test]
+async fn max_requests_bounds_the_open_model_and_bad_rates_are_refused() {
+    let target = TargetServer::start(TargetConfig::default());
+    let requests = [get(target.url("/"))];
+    let started = Instant::now();
+    let r = run_ok(&requests, &open(4, 0, 3000, None, 200.0), &opts(40)).await;
+    assert_eq!((r.total.requests, r.total.dropped), (40, 0), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    for (rate, start) in [(0.0, None), (-1.0, None), (f64::NAN, None), (10.0, Some(-1.0))] {
+        let e = engine::run(
+            &requests,
+            &open(1, 100, 100, start, rate),
+            &opts(1),
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(matches!(e, Err(EngineError::InvalidLoad(_))), "{rate} {start:?}: {e:?}");
+    }
+    let e = engine::run(
+        &[get("https://127.0.0.1:9/".into())],
+        &open(1, 0, 100, None, 10.0),
+        &opts(1),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(
+        matches!(e, Err(EngineError::InvalidLoad(m)) if m.contains("http://")),
+        "https"
+    );
 }

@@ -66,20 +66,10 @@ impl TlsTarget {
 /// A `dlt_test_run` named `name` against `url`; `scenario_extra` goes into `scenario`, `extra`
 /// into the resource body.
 fn resource(name: &str, url: &str, scenario_extra: &str, extra: &str) -> String {
-    format!(
-        r#"
-resource "dlt_test_run" "{name}" {{
-  name = "{name}"
-  scenario = {{
-    requests = [{{ url = "{url}" }}]
-{scenario_extra}
-  }}
-  load  = {{ concurrency = 1, hold_for = "700ms", request_timeout = "2s" }}
-  gates = {{ min_success_rate = 100 }}
-{extra}
-}}
-"#
-    )
+    let body = format!(
+        "  load  = {{ concurrency = 1, hold_for = \"700ms\", request_timeout = \"2s\" }}\n  gates = {{ min_success_rate = 100 }}\n{extra}"
+    );
+    support::terraform::test_run_resource(name, url, scenario_extra, &body)
 }
 
 fn status_codes(ws: &Workspace, name: &str) -> Json {

@@ -199,7 +199,7 @@ impl GateDef {
 }
 
 /// Every gate, in the order the gate table lists them.
-pub const GATES: [GateDef; 8] = [
+pub const GATES: [GateDef; 9] = [
     GateDef {
         name: "min_success_rate",
         unit: Unit::Percent,
@@ -263,6 +263,15 @@ pub const GATES: [GateDef; 8] = [
         reads: "failures",
         read: |s| s.failures as f64,
         description: "Maximum number of failed requests.",
+    },
+    GateDef {
+        name: "max_dropped",
+        unit: Unit::Count,
+        comparison: Comparison::AtMost,
+        reads: "dropped",
+        read: |s| s.dropped as f64,
+        description: "Maximum number of requests the open model (`load.arrival_rate`) dropped: due while every \
+                      user was busy, for `request_timeout` or until the end. Always 0 in the closed model and on DLT.",
     },
 ];
 
@@ -788,6 +797,7 @@ mod tests {
                 requests,
                 successes,
                 failures: requests - successes,
+                dropped: 0,
                 success_rate: Stats::compute_success_rate(successes, requests),
                 throughput: requests as f64 / 10.0,
                 avg_response_time_ms: p95 / 2.0,
@@ -874,6 +884,7 @@ mod tests {
             requests: 1,
             successes: 2,
             failures: 3,
+            dropped: 0,
             success_rate: 4.0,
             throughput: 5.0,
             avg_response_time_ms: 6.0,

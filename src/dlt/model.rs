@@ -353,6 +353,7 @@ impl DltStats {
             requests,
             successes: self.succ,
             failures: self.fail,
+            dropped: 0,
             success_rate: Stats::compute_success_rate(self.succ, requests),
             throughput: if duration > 0.0 {
                 requests as f64 / duration

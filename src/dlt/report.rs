@@ -397,7 +397,7 @@ pub fn junit_xml(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Repo
         esc(if meta.engine.is_empty() { "local" } else { &meta.engine })
     );
     x.push_str("    <properties>\n");
-    let props: [(&str, String); 16] = [
+    let props: [(&str, String); 17] = [
         ("test_id", meta.test_id.clone()),
         ("engine", meta.engine.clone()),
         ("status", meta.status.clone()),
@@ -406,6 +406,7 @@ pub fn junit_xml(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Repo
         ("description", spec.description.clone()),
         ("requests", t.requests.to_string()),
         ("failures", t.failures.to_string()),
+        ("dropped", t.dropped.to_string()),
         ("success_rate", format!("{:.2}", t.success_rate)),
         ("throughput", format!("{:.2}", t.throughput)),
         ("avg_response_time_ms", format!("{:.3}", t.avg_response_time_ms)),
@@ -534,6 +535,8 @@ mod tests {
                 regions: vec![],
                 ramp_up: Duration::ZERO,
                 hold_for: Duration::from_secs(1),
+                arrival_rate: None,
+                start_rate: None,
             },
             gates: Gates::default(),
         }

@@ -15,6 +15,10 @@ pub struct Stats {
     pub requests: u64,
     pub successes: u64,
     pub failures: u64,
+    /// Open model (`load.arrival_rate`, local engine): requests due on the schedule that were
+    /// never sent, for want of a free user; not part of `requests`. 0 otherwise.
+    #[serde(default)]
+    pub dropped: u64,
     /// successes / requests x 100; 0 when there were no requests.
     pub success_rate: f64,
     /// Requests per second over the measured duration.
@@ -47,6 +51,7 @@ impl Stats {
             requests,
             successes,
             failures: requests.saturating_sub(successes),
+            dropped: 0,
             success_rate: Stats::compute_success_rate(successes, requests),
             throughput: if seconds > 0.0 { requests as f64 / seconds } else { 0.0 },
             avg_response_time_ms: if empty { 0.0 } else { h.mean() / 1000.0 },

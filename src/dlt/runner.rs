@@ -1087,6 +1087,8 @@ mod tests {
                 regions: vec![],
                 ramp_up: Duration::from_secs(60),
                 hold_for: Duration::from_secs(3600),
+                arrival_rate: None,
+                start_rate: None,
             },
             gates: Default::default(),
         }

@@ -166,6 +166,14 @@ pub struct Load {
     pub ramp_up: Duration,
     #[serde(with = "duration_str")]
     pub hold_for: Duration,
+    /// The open model (local engine only): requests issued at this many per second (ramping from
+    /// `start_rate` over `ramp_up`), by at most `concurrency x task_count` users. `None`: the
+    /// closed model, each user looping as fast as it is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
+    /// The open model's rate at the start of `ramp_up`; `None` is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_rate: Option<f64>,
 }
 
 impl Load {

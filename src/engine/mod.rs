@@ -1,7 +1,11 @@
-//! Local load engine: a closed-model HTTP load generator with the same results model as DLT.
+//! Local load engine: an HTTP load generator with the same results model as DLT.
 //!
-//! `load.local_virtual_users()` virtual users each loop over the scenario's requests in order on
-//! their own keep-alive connection, started evenly over `ramp_up`, then held for `hold_for`.
+//! Closed model (the default, DLT's): `load.local_virtual_users()` virtual users each loop over
+//! the scenario's requests in order on their own keep-alive connection, started evenly over
+//! `ramp_up`, then held for `hold_for`. Open model (`load.arrival_rate`): requests are issued on a
+//! schedule of that many per second (ramping over `ramp_up` from `load.start_rate`) by at most
+//! that many users, and their latency counts from when they were due, so a stalled target shows
+//! in the percentiles (`pace.rs`; plain HTTP only for now).
 //! The load runs on dedicated OS threads, each owning a share of the users (wrk-style), so [`run`]
 //! behaves the same whatever runtime awaits it (the plugin server is current-thread). When every
 //! request is plain `http://`, a thread is one mio poll loop driving its users' connections as
@@ -13,6 +17,7 @@
 //! Latency goes into HDR histograms (`stats.rs`), so memory does not grow with the run length.
 
 mod http1;
+mod pace;
 mod plain;
 mod plan;
 mod shared;
@@ -81,6 +86,9 @@ pub enum EngineError {
     NoRequests,
     #[error("the load has no virtual users (concurrency x task_count is 0)")]
     NoVirtualUsers,
+    /// `arrival_rate` or `start_rate` is not a usable rate, or the open model cannot run this plan.
+    #[error("{0}")]
+    InvalidLoad(String),
     /// The TLS client could not be set up (unreadable `SSL_CERT_FILE` or `ca_bundle`, no usable
     /// roots).
     #[error("TLS setup failed: {0}")]
@@ -100,6 +108,43 @@ pub enum EngineError {
 pub fn validate_requests(requests: &[RequestSpec]) -> Result<(), (usize, String)> {
     plan::Plan::build(requests).map(|_| ())
 }
+
+/// The open model's rate, `None` for the closed model. The rates must be finite, `arrival_rate`
+/// positive and `start_rate` not negative (the resource checks them at plan).
+fn open_model(load: &Load, plan: &plan::Plan) -> Result<Option<pace::Rate>, EngineError> {
+    let Some(rate) = load.arrival_rate else {
+        if load.start_rate.is_some() {
+            return Err(EngineError::InvalidLoad(
+                "start_rate is set without arrival_rate (the open model's rate)".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let start = load.start_rate.unwrap_or(0.0);
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(EngineError::InvalidLoad(format!(
+            "arrival_rate must be a positive number of requests per second, got {rate}"
+        )));
+    }
+    if !(start.is_finite() && start >= 0.0) {
+        return Err(EngineError::InvalidLoad(format!(
+            "start_rate must be 0 or more requests per second, got {start}"
+        )));
+    }
+    // The open model runs on the plain-HTTP poll loop only, until HTTPS moves there too.
+    if plan.needs_tls() {
+        return Err(EngineError::InvalidLoad(OPEN_MODEL_PLAIN_ONLY.into()));
+    }
+    Ok(Some(pace::Rate {
+        start,
+        rate,
+        ramp_up: load.ramp_up,
+    }))
+}
+
+/// Why an open-model run with an `https://` request is refused (for now).
+pub const OPEN_MODEL_PLAIN_ONLY: &str = "the open model (arrival_rate) runs plain http:// requests only for now; \
+     for https:// targets use the closed model (remove arrival_rate)";
 
 /// Runs the load and returns the aggregated results.
 ///
@@ -121,6 +166,7 @@ pub async fn run(
     if users == 0 {
         return Err(EngineError::NoVirtualUsers);
     }
+    let pace = open_model(load, &plan)?;
     let tls = if plan.needs_tls() {
         Some(tls::client_config(&opts.tls).map_err(EngineError::Tls)?)
     } else {
@@ -147,6 +193,7 @@ pub async fn run(
         threads,
         start,
         ramp_up: load.ramp_up,
+        pace,
         warm_up: opts.warm_up,
         deadline: start + load.ramp_up + load.hold_for,
         request_timeout: opts.request_timeout,
@@ -155,11 +202,20 @@ pub async fn run(
         progress: (0..threads).map(|_| shared::Progress::default()).collect(),
         stop: stop.clone(),
     });
-    log::info!(
-        "local engine: {users} virtual users on {threads} threads, ramp-up {:?}, hold for {:?}",
-        load.ramp_up,
-        load.hold_for
-    );
+    match pace {
+        None => log::info!(
+            "local engine: {users} virtual users on {threads} threads, ramp-up {:?}, hold for {:?}",
+            load.ramp_up,
+            load.hold_for
+        ),
+        Some(r) => log::info!(
+            "local engine: open model, {} req/s (from {} over a ramp-up of {:?}), hold for {:?}, at most {users} users on {threads} threads",
+            r.rate,
+            r.start,
+            load.ramp_up,
+            load.hold_for
+        ),
+    }
 
     let mut receivers = Vec::with_capacity(threads);
     for index in 0..threads {

@@ -16,6 +16,11 @@
 //! - Responses are read with `MSG_PEEK` and taken out of the socket only after the next request
 //!   is sent (see [`Conn::unread`]), so the acknowledgement rides on that request instead of
 //!   going out as a packet of its own.
+//!
+//! In the open model (`load.arrival_rate`) the loop also hands the schedule's slots to its users
+//! (`pace.rs` decides which user and when): a user that is done waits [`Phase::Idle`] with its
+//! connections open, and the loop wakes for the next slot (precisely: see [`SlotTimer`]). The
+//! closed model's path is the same but for one branch per request.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -27,6 +32,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::http1::{is_closed, Reader, Response};
+use super::pace::{Dispatch, Schedule, Slot, Taker};
 use super::plan::Prepared;
 use super::shared::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 use super::stats::{ErrorKind, ThreadStats};
@@ -55,6 +61,8 @@ const NAP_ENABLED: bool = cfg!(target_os = "linux");
 /// Longest sleep in `poll`, so a cancellation is seen within this time.
 const MAX_WAIT: Duration = Duration::from_millis(20);
 const EVENTS: usize = 1024;
+/// The poller token of the [`SlotTimer`] (user tokens are `user * origins + origin`).
+const TIMER: Token = Token(usize::MAX);
 
 /// One keep-alive connection of a user to one origin.
 struct Conn {
@@ -129,6 +137,8 @@ enum Phase {
     Connecting,
     Writing,
     Reading,
+    /// Open model: done with its request, waiting for a slot with its connections open.
+    Idle,
     Finished,
 }
 
@@ -137,7 +147,10 @@ struct User {
     start_at: Instant,
     /// The current request, an index into the plan.
     req: usize,
+    /// What its latency counts from: when it was sent, or in the open model when it was due.
     started: Instant,
+    /// When it was sent; its timeout counts from here.
+    sent: Instant,
     written: usize,
     /// The current request was already resent once after a stale connection.
     retried: bool,
@@ -167,6 +180,8 @@ struct Loop<'a> {
     progress: &'a Progress,
     deferred: Vec<usize>,
     finished: usize,
+    /// The open model's slots and free users; `None` in the closed model.
+    pace: Option<Dispatch>,
 }
 
 /// Runs this thread's share of the virtual users (ids `index`, `index + threads`, ...) until the
@@ -183,11 +198,13 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             start_at: shared.start + shared.ramp_up.mul_f64(id as f64 / shared.users as f64),
             req: 0,
             started: shared.start,
+            sent: shared.start,
             written: 0,
             retried: false,
             conns: plan.origins.iter().map(|_| None).collect(),
         })
         .collect();
+    let users_here = users.len();
     let registry = poll
         .registry()
         .try_clone()
@@ -212,6 +229,15 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         progress: &shared.progress[index],
         deferred: Vec::new(),
         finished: 0,
+        pace: shared.pace.map(|rate| {
+            let schedule = Schedule::new(rate, shared.start, shared.deadline, index, step);
+            Dispatch::new(schedule, users_here, shared.request_timeout)
+        }),
+    };
+    let mut timer = if lp.pace.is_some() {
+        SlotTimer::new(&registry)
+    } else {
+        None
     };
 
     let sweep_every = (shared.request_timeout / 20).clamp(Duration::from_millis(1), Duration::from_millis(10));
@@ -228,10 +254,14 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         if now >= shared.deadline || lp.finished == lp.users.len() || shared.stop.is_cancelled() {
             break;
         }
-        while next_start < lp.users.len() && lp.users[next_start].start_at <= now {
-            lp.users[next_start].phase = Phase::Start;
-            lp.drive(next_start);
-            next_start += 1;
+        if lp.pace.is_some() {
+            lp.pace_slots(now);
+        } else {
+            while next_start < lp.users.len() && lp.users[next_start].start_at <= now {
+                lp.users[next_start].phase = Phase::Start;
+                lp.drive(next_start);
+                next_start += 1;
+            }
         }
         for u in std::mem::take(&mut lp.deferred) {
             lp.drive(u);
@@ -248,7 +278,10 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         let mut wait = MAX_WAIT
             .min(shared.deadline.saturating_duration_since(now))
             .min(next_sweep.saturating_duration_since(now));
-        if let Some(user) = lp.users.get(next_start) {
+        let slot_wake = lp.pace.as_ref().and_then(Dispatch::wake_at);
+        if let Some(at) = slot_wake {
+            wait = wait.min(at.saturating_duration_since(now));
+        } else if let Some(user) = lp.users.get(next_start).filter(|_| lp.pace.is_none()) {
             wait = wait.min(user.start_at.saturating_duration_since(now));
         }
         if !lp.deferred.is_empty() {
@@ -269,6 +302,12 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             }
             wait = Duration::ZERO;
         }
+        // `epoll_wait` sleeps whole milliseconds: a slot due sooner than that gets the timer.
+        if let (Some(at), Some(t)) = (slot_wake, timer.as_mut()) {
+            if !wait.is_zero() && at <= now + wait {
+                t.arm(at, now);
+            }
+        }
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -276,6 +315,12 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             return Err(format!("the poller failed: {e}"));
         }
         for event in events.iter() {
+            if event.token() == TIMER {
+                if let Some(t) = timer.as_mut() {
+                    t.fired();
+                }
+                continue;
+            }
             let token = event.token().0;
             let (u, origin) = (token / lp.origins, token % lp.origins);
             let Some(Some(conn)) = lp.users.get_mut(u).and_then(|user| user.conns.get_mut(origin)) else {
@@ -297,6 +342,7 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
         }
     }
     let finished_at = Instant::now();
+    lp.drop_unsent(finished_at.min(shared.deadline));
     Ok(Done {
         stats: lp.stats,
         finished_at,
@@ -312,7 +358,7 @@ impl Loop<'_> {
                 Phase::Connecting => self.connecting(u),
                 Phase::Writing => self.write(u),
                 Phase::Reading => self.read(u),
-                Phase::Waiting | Phase::Finished => Step::Wait,
+                Phase::Waiting | Phase::Idle | Phase::Finished => Step::Wait,
             };
             match step {
                 Step::Continue => {}
@@ -345,11 +391,16 @@ impl Loop<'_> {
     fn start(&mut self, u: usize) -> Step {
         if let Some(max) = self.shared.max_requests {
             if self.shared.claimed.fetch_add(1, Ordering::Relaxed) >= max {
-                return self.finish(u);
+                return self.spent(u);
             }
         }
+        let now = Instant::now();
         let user = &mut self.users[u];
-        user.started = Instant::now();
+        // The open model's latency counts from the slot, set when the user took it.
+        if self.pace.is_none() {
+            user.started = now;
+        }
+        user.sent = now;
         user.retried = false;
         self.send(u)
     }
@@ -585,7 +636,7 @@ impl Loop<'_> {
             self.users[u].conns[origin] = None;
         }
         self.progress.count(ok);
-        self.next(u);
+        self.next(u, finished);
         Step::Continue
     }
 
@@ -615,14 +666,84 @@ impl Loop<'_> {
         let label = self.request(u).label;
         self.stats.record_error(label, kind, self.users[u].started, now);
         self.progress.count(false);
-        self.next(u);
+        self.next(u, now);
         Step::Defer
     }
 
-    fn next(&mut self, u: usize) {
+    /// The user's next request: the scenario's next one, or in the open model the oldest due
+    /// slot's, else it idles (done, once the request budget is spent).
+    fn next(&mut self, u: usize, now: Instant) {
+        if self.pace.is_some() {
+            self.drop_stale(now);
+            match self.pace.as_mut().and_then(|d| d.freed(u, now)) {
+                Some(slot) => self.take_slot(u, slot),
+                None if self.pace.as_ref().is_some_and(Dispatch::is_closed) => {
+                    self.finish(u);
+                }
+                None => self.users[u].phase = Phase::Idle,
+            }
+            return;
+        }
         let user = &mut self.users[u];
         user.req = (user.req + 1) % self.shared.plan.requests.len();
         user.phase = Phase::Start;
+    }
+
+    /// The request budget (`max_requests`) is spent: this user is done, and in the open model so
+    /// are the idle ones and those that never started.
+    fn spent(&mut self, u: usize) -> Step {
+        if let Some(d) = self.pace.as_mut() {
+            let (idle, never) = d.close();
+            self.finished += never.len();
+            for i in idle {
+                self.finish(i);
+            }
+        }
+        self.finish(u)
+    }
+
+    /// Open model: sends the slots that are due, while there are users for them.
+    fn pace_slots(&mut self, now: Instant) {
+        self.drop_stale(now);
+        while let Some((taker, slot)) = self.pace.as_mut().and_then(|d| d.take(now)) {
+            let (Taker::Free(u) | Taker::Fresh(u)) = taker;
+            self.take_slot(u, slot);
+            self.drive(u);
+        }
+    }
+
+    /// User `u` sends the request of `slot`, its latency counted from the slot's time.
+    fn take_slot(&mut self, u: usize, slot: Slot) {
+        let req = self.slot_request(slot);
+        let user = &mut self.users[u];
+        user.req = req;
+        user.started = slot.at;
+        user.phase = Phase::Start;
+    }
+
+    /// The scenario's requests in order, round-robin over the run's slots.
+    fn slot_request(&self, slot: Slot) -> usize {
+        let n = self.shared.plan.requests.len() as u64;
+        usize::try_from(slot.index % n.max(1)).unwrap_or(0)
+    }
+
+    /// Open model: counts the slots that waited for a user for the request timeout.
+    fn drop_stale(&mut self, now: Instant) {
+        let Some(mut d) = self.pace.take() else { return };
+        d.drop_stale(now, |s| self.record_dropped(s));
+        self.pace = Some(d);
+    }
+
+    /// Open model, at the end: counts the slots that were due and never sent.
+    fn drop_unsent(&mut self, until: Instant) {
+        let Some(mut d) = self.pace.take() else { return };
+        d.drop_unsent(until, |s| self.record_dropped(s));
+        self.pace = Some(d);
+    }
+
+    fn record_dropped(&mut self, slot: Slot) {
+        let label = self.shared.plan.requests[self.slot_request(slot)].label;
+        self.stats.record_dropped(label, slot.at);
     }
 
     /// Fails every request that has been in flight longer than the request timeout.
@@ -631,11 +752,87 @@ impl Loop<'_> {
         for u in 0..self.users.len() {
             let user = &self.users[u];
             let in_flight = matches!(user.phase, Phase::Connecting | Phase::Writing | Phase::Reading);
-            if in_flight && now.saturating_duration_since(user.started) >= timeout {
+            if in_flight && now.saturating_duration_since(user.sent) >= timeout {
                 let _ = self.fail(u, ErrorKind::Timeout);
                 self.deferred.push(u);
             }
         }
+    }
+}
+
+/// Wakes the open model's loop when a slot is due, to the microsecond: `epoll_wait`'s timeout is
+/// in whole milliseconds (mio rounds it up), up to a millisecond late, which would add to every
+/// latency counted from the slot's time (against a fast target, more than its answer takes). A
+/// timerfd in the poller, armed only when the loop is about to block past a slot; Linux only,
+/// elsewhere the loop wakes with the poll timeout.
+struct SlotTimer {
+    #[cfg(target_os = "linux")]
+    fd: std::os::fd::OwnedFd,
+    /// The time it is armed for, so that re-arming for the same slot costs no system call.
+    armed: Option<Instant>,
+}
+
+impl SlotTimer {
+    #[cfg(target_os = "linux")]
+    fn new(registry: &Registry) -> Option<SlotTimer> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: timerfd_create takes plain integers; a non-negative result is a new descriptor
+        // that nothing else owns.
+        let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` is a fresh descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        registry
+            .register(&mut mio::unix::SourceFd(&fd.as_raw_fd()), TIMER, Interest::READABLE)
+            .ok()?;
+        Some(SlotTimer { fd, armed: None })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new(_registry: &Registry) -> Option<SlotTimer> {
+        None
+    }
+
+    /// Fires at `at` (relative to `now`; Instant is CLOCK_MONOTONIC on Linux).
+    fn arm(&mut self, at: Instant, now: Instant) {
+        if self.armed == Some(at) {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // Zero would disarm it: a slot due now fires at once.
+            let d = at.saturating_duration_since(now).max(Duration::from_nanos(1));
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+                it_value: libc::timespec {
+                    tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+                    tv_nsec: d.subsec_nanos() as libc::c_long,
+                },
+            };
+            // SAFETY: a valid timerfd and itimerspec; the old value is not asked for.
+            unsafe {
+                libc::timerfd_settime(self.fd.as_raw_fd(), 0, &raw const spec, std::ptr::null_mut());
+            }
+        }
+        let _ = now;
+        self.armed = Some(at);
+    }
+
+    /// It fired: reads the expiry count, so that the next one is a new edge.
+    fn fired(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let mut ticks = 0u64;
+            // SAFETY: reads 8 bytes into a u64 from a non-blocking timerfd.
+            unsafe {
+                libc::read(self.fd.as_raw_fd(), (&raw mut ticks).cast(), std::mem::size_of::<u64>());
+            }
+        }
+        self.armed = None;
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rustls::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
+use super::pace::Rate;
 use super::plan::Plan;
 use super::stats::ThreadStats;
 
@@ -22,6 +23,9 @@ pub(crate) struct Shared {
     pub threads: usize,
     pub start: Instant,
     pub ramp_up: Duration,
+    /// The open model's rate (`load.arrival_rate`); `None`: the closed model. Users are then
+    /// the cap, and `ramp_up` ramps the rate, not the users.
+    pub pace: Option<Rate>,
     /// Requests started within this long of `start` are left out of the results.
     pub warm_up: Duration,
     /// End of hold-for: responses completing later are not counted.

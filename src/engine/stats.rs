@@ -70,6 +70,8 @@ struct LabelAcc {
     latency_us: Histogram<u64>,
     requests: u64,
     successes: u64,
+    /// Open model: slots of this label never sent (see `pace.rs`).
+    dropped: u64,
 }
 
 impl LabelAcc {
@@ -78,6 +80,7 @@ impl LabelAcc {
             latency_us: histogram(),
             requests: 0,
             successes: 0,
+            dropped: 0,
         }
     }
 }
@@ -156,12 +159,25 @@ impl ThreadStats {
             .record(at.saturating_duration_since(self.start), None, false);
     }
 
+    /// Open model: a request due at `intended` that was never sent (no user was free within the
+    /// request timeout, or before the end). Not a request: counted apart, and not in the warm-up's
+    /// count either.
+    pub(crate) fn record_dropped(&mut self, label: usize, intended: Instant) {
+        if intended < self.warm_up_end {
+            return;
+        }
+        if let Some(acc) = self.labels.get_mut(label) {
+            acc.dropped += 1;
+        }
+    }
+
     pub(crate) fn merge(&mut self, other: &ThreadStats) {
         for (mine, theirs) in self.labels.iter_mut().zip(&other.labels) {
             // Same bounds on both sides, so adding cannot fail.
             let _ = mine.latency_us.add(&theirs.latency_us);
             mine.requests += theirs.requests;
             mine.successes += theirs.successes;
+            mine.dropped += theirs.dropped;
         }
         for (mine, theirs) in self.statuses.iter_mut().zip(&other.statuses) {
             *mine += theirs;
@@ -181,14 +197,19 @@ impl ThreadStats {
         let mut total_hist = histogram();
         let mut total_requests = 0;
         let mut total_successes = 0;
+        let mut total_dropped = 0;
         let mut labels = Vec::with_capacity(self.labels.len());
         for (acc, name) in self.labels.iter().zip(label_names) {
             let _ = total_hist.add(&acc.latency_us);
             total_requests += acc.requests;
             total_successes += acc.successes;
+            total_dropped += acc.dropped;
             labels.push(LabelResults {
                 label: name.clone(),
-                stats: Stats::from_histogram(acc.requests, acc.successes, &acc.latency_us, seconds),
+                stats: Stats {
+                    dropped: acc.dropped,
+                    ..Stats::from_histogram(acc.requests, acc.successes, &acc.latency_us, seconds)
+                },
             });
         }
         let mut status_codes = BTreeMap::new();
@@ -204,7 +225,10 @@ impl ThreadStats {
             }
         }
         RunResults {
-            total: Stats::from_histogram(total_requests, total_successes, &total_hist, seconds),
+            total: Stats {
+                dropped: total_dropped,
+                ..Stats::from_histogram(total_requests, total_successes, &total_hist, seconds)
+            },
             duration_seconds: seconds,
             labels,
             status_codes,

@@ -1209,6 +1209,8 @@ impl Ctx {
                 regions: run.regions.clone(),
                 ramp_up: real_ramp.min(self.config.engine_max_real / 2),
                 hold_for: real_hold.min(self.config.engine_max_real),
+                arrival_rate: None,
+                start_rate: None,
             };
             let opts = EngineOptions {
                 request_timeout: self.config.engine_request_timeout,
@@ -2340,6 +2342,7 @@ fn averaged(tasks: &[RunResults], duration_seconds: f64) -> RunResults {
             requests,
             successes,
             failures: stats.iter().map(|s| s.failures).sum(),
+            dropped: 0,
             success_rate: Stats::compute_success_rate(successes, requests),
             throughput: stats.iter().map(|s| s.throughput).sum(),
             avg_response_time_ms: sum(|s| s.avg_response_time_ms),

@@ -1,5 +1,5 @@
-//! A loopback HTTP test target for integration tests: configurable latency, deterministic error
-//! injection and status override, request/connection counters and a capture of the first
+//! A loopback HTTP test target for integration tests: configurable latency, a stall window,
+//! deterministic error injection and status override, request/connection counters and a capture of the first
 //! requests. HTTP/1.1 on plain TCP; [`TargetServer::start_tls`] adds TLS with ALPN (h2 and
 //! HTTP/1.1) and a fresh self-signed certificate for `localhost` / `127.0.0.1`.
 //!
@@ -44,6 +44,10 @@ pub struct TargetConfig {
     pub warm_up: Duration,
     pub warm_up_latency: Duration,
     pub warm_up_status: Option<u16>,
+    /// A stall, like a target frozen by a pause: every request received from `stall_at` after the
+    /// first request, for `stall_for`, is answered only when the stall ends (plus `latency`).
+    pub stall_at: Duration,
+    pub stall_for: Duration,
 }
 
 impl Default for TargetConfig {
@@ -59,6 +63,8 @@ impl Default for TargetConfig {
             warm_up: Duration::ZERO,
             warm_up_latency: Duration::ZERO,
             warm_up_status: None,
+            stall_at: Duration::ZERO,
+            stall_for: Duration::ZERO,
         }
     }
 }
@@ -385,6 +391,13 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Ta
     } else {
         config.latency
     };
+    let since = first.elapsed();
+    if !config.stall_for.is_zero() && since >= config.stall_at && since < config.stall_at + config.stall_for {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(
+            first + config.stall_at + config.stall_for,
+        ))
+        .await;
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

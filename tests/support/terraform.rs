@@ -313,3 +313,20 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// A `dlt_test_run` named `name` sending GET `url`: `scenario_extra` goes into `scenario`, `body`
+/// (`load`, `gates`, ...) into the resource.
+pub fn test_run_resource(name: &str, url: &str, scenario_extra: &str, body: &str) -> String {
+    format!(
+        r#"
+resource "dlt_test_run" "{name}" {{
+  name = "{name}"
+  scenario = {{
+    requests = [{{ url = "{url}" }}]
+{scenario_extra}
+  }}
+{body}
+}}
+"#
+    )
+}

@@ -300,10 +300,15 @@ pub fn page(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &ReportMet
         ("duration", format!("{:.1} s", r.duration_seconds)),
         (
             "load",
-            format!("{} × {} users", spec.load.task_count.max(1), spec.load.concurrency),
+            match spec.load.arrival_rate {
+                None => format!("{} × {} users", spec.load.task_count.max(1), spec.load.concurrency),
+                Some(rate) => format!("{rate} req/s, ≤ {} users", spec.load.local_virtual_users()),
+            },
         ),
     ];
-    for (k, v) in figures {
+    // The open model's figure of requests never sent.
+    let dropped = (spec.load.arrival_rate.is_some() || t.dropped > 0).then(|| ("dropped", thousands(t.dropped)));
+    for (k, v) in figures.into_iter().chain(dropped) {
         let _ = write!(
             h,
             "<div class=\"figure\"><div class=\"v\">{}</div><div class=\"k\">{k}</div></div>",

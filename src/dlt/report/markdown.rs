@@ -120,19 +120,52 @@ pub fn summary(spec: &TestSpec, r: &RunResults, verdict: &Verdict, meta: &Report
         fmt_ms(t.max_ms)
     );
     let load = &spec.load;
-    let _ = writeln!(
-        md,
-        "| Load | {} users × {} tasks{}, ramp-up {}, hold {} |",
-        load.concurrency,
-        load.task_count.max(1),
-        if load.regions.is_empty() {
-            String::new()
-        } else {
-            format!(" in {}", cell(&load.regions.join(", "), MAX_TEXT))
-        },
-        crate::duration::format_duration(load.ramp_up),
-        crate::duration::format_duration(load.hold_for)
-    );
+    if load.arrival_rate.is_some() || t.dropped > 0 {
+        let _ = writeln!(
+            md,
+            "| Dropped | {}{} |",
+            thousands(t.dropped),
+            if t.dropped > 0 {
+                " (due while every user was busy, never sent)"
+            } else {
+                ""
+            }
+        );
+    }
+    match load.arrival_rate {
+        None => {
+            let _ = writeln!(
+                md,
+                "| Load | {} users × {} tasks{}, ramp-up {}, hold {} |",
+                load.concurrency,
+                load.task_count.max(1),
+                if load.regions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in {}", cell(&load.regions.join(", "), MAX_TEXT))
+                },
+                crate::duration::format_duration(load.ramp_up),
+                crate::duration::format_duration(load.hold_for)
+            );
+        }
+        Some(rate) => {
+            let _ = writeln!(
+                md,
+                "| Load | open model: {rate} req/s{}, at most {} users, hold {} |",
+                if load.ramp_up.is_zero() {
+                    String::new()
+                } else {
+                    format!(
+                        " after a ramp-up of {} from {} req/s",
+                        crate::duration::format_duration(load.ramp_up),
+                        load.start_rate.unwrap_or(0.0)
+                    )
+                },
+                load.local_virtual_users(),
+                crate::duration::format_duration(load.hold_for)
+            );
+        }
+    }
     if let Some(note) = warm_up_note(spec, r) {
         let _ = writeln!(md, "| Warm-up | {} |", cell(&note, MAX_TEXT));
     }
@@ -275,6 +308,8 @@ mod tests {
                 regions: vec![],
                 ramp_up: Duration::from_secs(1),
                 hold_for: Duration::from_secs(5),
+                arrival_rate: None,
+                start_rate: None,
             },
             gates: Gates::default(),
         }
@@ -285,6 +320,7 @@ mod tests {
             requests: 1200,
             successes: 1194,
             failures: 6,
+            dropped: 0,
             success_rate: 99.5,
             throughput: 200.0,
             avg_response_time_ms: 20.4,

@@ -101,6 +101,10 @@ pub struct LoadConfig {
     pub ramp_up: Attr<Duration>,
     pub hold_for: Attr<Duration>,
     pub request_timeout: Attr<Duration>,
+    /// Local engine's open model: requests per second.
+    pub arrival_rate: Attr<f64>,
+    /// The open model's rate at the start of `ramp_up` (null reads as 0).
+    pub start_rate: Attr<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -111,6 +115,10 @@ pub struct Timeouts {
 
 /// Methods DLT's simple test type accepts.
 const DLT_METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/// Highest `load.arrival_rate` / `start_rate`, requests per second: far above what one machine
+/// sends, low enough that the schedule's arithmetic stays exact to the nanosecond.
+pub const MAX_ARRIVAL_RATE: f64 = 10_000_000.0;
 
 /// Default per-request timeout of the local engine.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,7 +145,7 @@ impl TestRunConfig {
             Attr::Null => Attr::Null,
         };
         let scenario = ScenarioConfig::read(cx, &o.field("scenario"), on_dlt);
-        let load = LoadConfig::read(cx, &o.field("load"));
+        let load = LoadConfig::read(cx, &o.field("load"), on_dlt);
         let gates = read_gates(cx, &o.field("gates"));
         let labels = match scenario.kind {
             Attr::Known(ScenarioKind::Simple) => scenario
@@ -564,7 +572,7 @@ impl RequestConfig {
 }
 
 impl LoadConfig {
-    fn read(cx: &mut Parse, field: &Field<'_>) -> LoadConfig {
+    fn read(cx: &mut Parse, field: &Field<'_>, on_dlt: bool) -> LoadConfig {
         let d = &mut cx.diags;
         let mut o = field.object();
         let int = |d: &mut Diagnostics, f: Field<'_>, max: i64| {
@@ -586,6 +594,7 @@ impl LoadConfig {
         for f in regions_field.elements().known().into_iter().flatten() {
             checks::aws_region(d, &f.path.to_string(), f.value);
         }
+        let (arrival_rate, start_rate) = read_open_model(d, &mut o, on_dlt, &ramp_up);
         let config = LoadConfig {
             concurrency,
             task_count,
@@ -593,6 +602,8 @@ impl LoadConfig {
             ramp_up,
             hold_for,
             request_timeout,
+            arrival_rate,
+            start_rate,
         };
         o.finish(cx);
         config
@@ -606,7 +617,14 @@ impl LoadConfig {
             regions: self.regions.or(Vec::new())?,
             ramp_up: self.ramp_up.or(Duration::ZERO)?,
             hold_for: *self.hold_for.known()?,
+            arrival_rate: self.arrival_rate.as_ref().map(|r| Some(*r)).or(None)?,
+            start_rate: self.start_rate.as_ref().map(|r| Some(*r)).or(None)?,
         })
+    }
+
+    /// Whether the run is the open model (`arrival_rate` set, known or not yet).
+    pub fn open_model(&self) -> bool {
+        !self.arrival_rate.is_null()
     }
 
     /// The local engine's per-request timeout.
@@ -615,6 +633,71 @@ impl LoadConfig {
             .or(DEFAULT_REQUEST_TIMEOUT)
             .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
     }
+}
+
+/// `load.arrival_rate` and `load.start_rate`: the local engine's open model. Rates in requests
+/// per second, `arrival_rate` above 0 and `start_rate` 0 or more (above `arrival_rate` it ramps
+/// down); `start_rate` needs `arrival_rate` and a ramp-up. On DLT, which has the closed model
+/// only, either is an error.
+fn read_open_model(
+    d: &mut Diagnostics,
+    o: &mut Obj<'_>,
+    on_dlt: bool,
+    ramp_up: &Attr<Duration>,
+) -> (Attr<f64>, Attr<f64>) {
+    let rate_field = o.field("arrival_rate");
+    let start_field = o.field("start_rate");
+    let rate = |d: &mut Diagnostics, f: &Field<'_>, above_zero: bool| {
+        let path = f.path.to_string();
+        f.read(|v| {
+            let n = v.as_f64()?;
+            let ok = n.is_finite() && n <= MAX_ARRIVAL_RATE && if above_zero { n > 0.0 } else { n >= 0.0 };
+            if !ok {
+                d.attr_error(
+                    &f.path,
+                    "Invalid rate",
+                    format!(
+                        "{path} must be a number of requests per second {} and at most {MAX_ARRIVAL_RATE}, got {n}.",
+                        if above_zero { "above 0" } else { "of 0 or more" }
+                    ),
+                );
+                return None;
+            }
+            Some(n)
+        })
+    };
+    let arrival_rate = rate(d, &rate_field, true);
+    let start_rate = rate(d, &start_field, false);
+    if on_dlt {
+        for f in [&rate_field, &start_field].into_iter().filter(|f| !f.value.is_null()) {
+            d.attr_error(
+                &f.path,
+                "Open model not on DLT",
+                format!(
+                    "{}: DLT runs the closed model only: concurrency users per task, each sending its next request \
+                     when the last one is answered. Remove arrival_rate and start_rate, or remove the dlt block to \
+                     run the open model on the local engine.",
+                    f.path
+                ),
+            );
+        }
+    } else if !start_field.value.is_null() {
+        if rate_field.value.is_null() {
+            d.attr_error(
+                &start_field.path,
+                "start_rate without arrival_rate",
+                "load.start_rate is the open model's rate at the start of ramp_up; it needs load.arrival_rate.",
+            );
+        } else if ramp_up.or(Duration::ZERO) == Some(Duration::ZERO) {
+            d.attr_error(
+                &start_field.path,
+                "start_rate without ramp_up",
+                "load.start_rate is where the rate starts ramping to arrival_rate over load.ramp_up, which is 0: \
+                 set ramp_up, or remove start_rate.",
+            );
+        }
+    }
+    (arrival_rate, start_rate)
 }
 
 impl Timeouts {
@@ -809,6 +892,9 @@ pub fn validate(v: &Value) -> (TestRunConfig, Diagnostics) {
     if !config.on_dlt() && !d.has_errors() {
         if let Some(requests) = config.requests() {
             local::check_requests(&mut d, &requests);
+            if config.load.open_model() {
+                local::check_open_model(&mut d, &requests);
+            }
         }
     }
     (config, d)
@@ -867,6 +953,8 @@ mod tests {
             ("ramp_up", Value::Null),
             ("hold_for", hold_for),
             ("request_timeout", Value::Null),
+            ("arrival_rate", Value::Null),
+            ("start_rate", Value::Null),
         ])
     }
 
@@ -1257,6 +1345,109 @@ mod tests {
                 insecure_skip_verify: true
             }
         );
+    }
+
+    #[test]
+    fn the_open_model_is_read_checked_and_local_only() {
+        let with = |set: &[(&str, Value)], dlt: Value| {
+            let mut l = load(Value::int(4), Value::string("2s"));
+            for (k, x) in set {
+                l.set(k, x.clone());
+            }
+            validate(&config(&[
+                ("name", Value::string("t")),
+                ("scenario", simple("http://127.0.0.1:9/")),
+                ("load", l),
+                ("dlt", dlt),
+            ]))
+        };
+        let (c, d) = with(&[("arrival_rate", Value::float(250.5))], Value::Null);
+        assert!(d.is_empty(), "{d}");
+        let spec = c.spec().unwrap();
+        assert_eq!((spec.load.arrival_rate, spec.load.start_rate), (Some(250.5), None));
+        let (c, d) = with(
+            &[
+                ("arrival_rate", Value::int(100)),
+                ("start_rate", Value::int(500)),
+                ("ramp_up", Value::string("10s")),
+            ],
+            Value::Null,
+        );
+        assert!(d.is_empty(), "a ramp down is fine: {d}");
+        assert_eq!(c.spec().unwrap().load.start_rate, Some(500.0));
+        // The closed model: neither set.
+        let (c, _) = with(&[], Value::Null);
+        assert_eq!(c.spec().unwrap().load.arrival_rate, None);
+        assert!(!c.load.open_model());
+        // Unknown until apply: no diagnostic yet, and still the open model.
+        let (c, d) = with(&[("arrival_rate", Value::Unknown)], Value::Null);
+        assert!(d.is_empty() && c.load.open_model(), "{d}");
+
+        for (set, path, says) in [
+            (vec![("arrival_rate", Value::int(0))], "load.arrival_rate", "above 0"),
+            (
+                vec![("arrival_rate", Value::float(-2.5))],
+                "load.arrival_rate",
+                "above 0",
+            ),
+            (
+                vec![("arrival_rate", Value::float(1e12))],
+                "load.arrival_rate",
+                "at most 10000000",
+            ),
+            (
+                vec![
+                    ("arrival_rate", Value::int(5)),
+                    ("start_rate", Value::int(-1)),
+                    ("ramp_up", Value::string("1s")),
+                ],
+                "load.start_rate",
+                "0 or more",
+            ),
+            (
+                vec![("start_rate", Value::int(5)), ("ramp_up", Value::string("1s"))],
+                "load.start_rate",
+                "needs load.arrival_rate",
+            ),
+            (
+                vec![("arrival_rate", Value::int(5)), ("start_rate", Value::int(1))],
+                "load.start_rate",
+                "set ramp_up",
+            ),
+        ] {
+            let (c, d) = with(&set, Value::Null);
+            assert_eq!(paths(&d), [path], "{set:?}: {d}");
+            assert!(d.to_string().contains(says), "{set:?}: {d}");
+            assert!(c.spec().is_ok() || d.has_errors());
+        }
+
+        // On DLT both are refused, each at its own path.
+        let dlt = Value::object([(
+            "api_endpoint",
+            Value::string("https://x.execute-api.eu-west-1.amazonaws.com/prod/"),
+        )]);
+        let (_, d) = with(
+            &[
+                ("arrival_rate", Value::int(50)),
+                ("start_rate", Value::int(5)),
+                ("ramp_up", Value::string("5s")),
+            ],
+            dlt.clone(),
+        );
+        assert_eq!(paths(&d), ["load.arrival_rate", "load.start_rate"], "{d}");
+        assert!(d.to_string().contains("DLT runs the closed model only"), "{d}");
+        let (_, d) = with(&[("arrival_rate", Value::Unknown)], dlt);
+        assert_eq!(paths(&d), ["load.arrival_rate"], "{d}");
+
+        // HTTPS targets run the closed model only, for now.
+        let mut l = load(Value::int(4), Value::string("2s"));
+        l.set("arrival_rate", Value::int(10));
+        let (_, d) = validate(&config(&[
+            ("name", Value::string("t")),
+            ("scenario", simple("https://127.0.0.1:9/")),
+            ("load", l),
+        ]));
+        assert_eq!(paths(&d), ["load.arrival_rate"], "{d}");
     }
 
     #[test]

@@ -6,12 +6,16 @@ use crate::dlt::report;
 use crate::plugin::{timeouts_block, Attribute, Block, Schema, Type};
 
 /// Computed `results` object: the shared results model, times in ms, throughput in req/s.
-pub const RESULT_FIELDS: [(&str, &str); 12] = [
+pub const RESULT_FIELDS: [(&str, &str); 13] = [
     ("requests", "Requests completed."),
     ("successes", "Requests that got a 2xx/3xx response."),
     (
         "failures",
         "Requests that failed (connection errors, timeouts, 4xx/5xx).",
+    ),
+    (
+        "dropped",
+        "Open model (`load.arrival_rate`): requests due that no user was free to send in time; not in `requests`.",
     ),
     ("success_rate", "successes / requests x 100."),
     ("throughput", "Requests per second over the measured duration."),
@@ -136,6 +140,17 @@ pub fn schema() -> Schema {
         Attribute::string("request_timeout")
             .optional()
             .describe("Local engine: per-request timeout (default `\"30s\"`); a timed-out request is a failure."),
+        Attribute::number("arrival_rate").optional().describe(
+            "Local engine: the open model. Requests are issued at this many per second (above 0), whether or not \
+             earlier ones were answered, by at most `concurrency x task_count` users, brought in only when none is \
+             free; latency counts from each request's scheduled time, so a stalled target shows in the percentiles. \
+             A request no user could send within `request_timeout` of its time, or before the end, is `dropped`. \
+             With `ramp_up`, the rate ramps linearly from `start_rate`. Not available on DLT (a plan-time error).",
+        ),
+        Attribute::number("start_rate").optional().describe(
+            "Local engine, with `arrival_rate` and `ramp_up`: the rate at the start of the ramp-up, requests per \
+             second (default 0; above `arrival_rate` it ramps down).",
+        ),
     ];
     let gate_columns = || {
         GATES
@@ -171,7 +186,7 @@ pub fn schema() -> Schema {
         .map(|f| Attribute::string(f.key).optional().describe(f.description))
         .collect();
     let result_attrs = Attribute::typed("results", results_type()).computed().describe(
-        "Results: `requests`, `successes`, `failures`, `success_rate` (%), `throughput` (req/s), \
+        "Results: `requests`, `successes`, `failures`, `dropped` (open model), `success_rate` (%), `throughput` (req/s), \
          `avg_response_time_ms`, `p50_ms`, `p90_ms`, `p95_ms`, `p99_ms`, `max_ms`, `duration_seconds`, \
          and `status_codes` (failed requests by status code or transport error). Without the `warm_up`. \
          On DLT v4 these are exact, merged from every task's raw samples in the scenarios bucket \

@@ -74,10 +74,11 @@ fn results_value(r: &RunResults) -> Value {
 }
 
 fn stats_value(t: &Stats, duration_seconds: f64) -> Value {
-    let fields: [f64; 12] = [
+    let fields: [f64; RESULT_FIELDS.len()] = [
         t.requests as f64,
         t.successes as f64,
         t.failures as f64,
+        t.dropped as f64,
         round(t.success_rate, 4),
         round(t.throughput, 3),
         round(t.avg_response_time_ms, 3),
