@@ -510,6 +510,29 @@ mod tests {
     }
 
     #[test]
+    fn the_open_model_shows_its_rate_and_dropped_requests() {
+        let mut r = results();
+        let closed = page(&spec(), &r, &Verdict::of(&Gates::default(), &r), &ReportMeta::default());
+        assert!(
+            !closed.contains(">dropped<"),
+            "the closed model drops nothing: {closed}"
+        );
+        let mut spec = spec();
+        spec.load.arrival_rate = Some(250.0);
+        spec.load.concurrency = 8;
+        r.total.dropped = 1234;
+        let html = page(&spec, &r, &Verdict::of(&Gates::default(), &r), &ReportMeta::default());
+        assert!(
+            html.contains("<div class=\"v\">250 req/s, ≤ 8 users</div><div class=\"k\">load</div>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<div class=\"v\">1,234</div><div class=\"k\">dropped</div>"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn exact_vs_dlt_reported_table_when_both_exist() {
         let mut r = results();
         r.total.p95_ms = 140.0;
