@@ -338,7 +338,8 @@ impl H2Client {
         self.dead.is_none() && !self.goaway && self.next_stream <= LAST_STREAM_ID && self.peer_max_streams > 0
     }
 
-    /// A request was sent and its response has not completed.
+    /// A request was sent and its response has not completed (the driver tracks this itself).
+    #[cfg(test)]
     pub(crate) fn in_flight(&self) -> bool {
         self.open
     }

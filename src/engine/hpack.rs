@@ -127,6 +127,7 @@ impl Decoder {
     }
 
     /// The dynamic table's size in RFC 7541 terms (sum of entry sizes).
+    #[cfg(test)]
     pub(crate) fn table_size(&self) -> usize {
         self.size
     }

@@ -1,40 +1,18 @@
 //! A minimal HTTP/1.1 client for the hot path: pre-serialized request bytes go out, and
 //! [`Reader`], a push parser, reads the response head with httparse and skips the body
 //! (Content-Length, chunked or close-delimited) through one reused buffer. No allocation per
-//! request. Two drivers share the parser: [`H1`] over any async stream (TLS) and the plain-TCP
-//! poll loop (`plain.rs`).
+//! request. The poll loop (`poll.rs`) feeds it what it read from the socket, or what rustls
+//! decrypted.
 
 use std::io;
 use std::mem::MaybeUninit;
 
 use httparse::Status;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const INITIAL_BUF: usize = 16 * 1024;
 /// Largest response head accepted; beyond it the response is an `io` failure.
 const MAX_HEAD: usize = 1024 * 1024;
 const MAX_HEADERS: usize = 96;
-
-/// A byte stream the client can run on, with a hint for plain TCP.
-pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
-    /// Called once a response is fully read, when nothing can arrive before the next request.
-    /// Plain TCP drops its cached read readiness here, so the next read waits for the poller
-    /// instead of first issuing a `read` that is bound to return `EAGAIN` (one syscall saved
-    /// per request). Closed states are never cleared by tokio, so a FIN is not missed.
-    fn idle(&self) {}
-}
-
-impl Transport for TcpStream {
-    #[inline]
-    fn idle(&self) {
-        let _ = self.try_io(tokio::io::Interest::READABLE, || {
-            Err::<(), _>(io::ErrorKind::WouldBlock.into())
-        });
-    }
-}
-
-impl Transport for tokio_rustls::client::TlsStream<TcpStream> {}
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,17 +33,6 @@ pub(crate) struct Response {
 
 fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
-}
-
-/// Why an exchange failed.
-#[derive(Debug)]
-pub(crate) enum SendError {
-    /// A reused keep-alive connection was closed by the server before a single byte of the
-    /// response came back: the server dropped an idle connection, so the request was never
-    /// processed and an idempotent one may be sent again on a new connection (RFC 9112 §9.3.1).
-    Stale,
-    /// Anything else: the request's outcome is unknown, it counts as an `io` failure.
-    Io,
 }
 
 /// A push parser for one response at a time: the driver reads socket bytes into
@@ -137,6 +104,7 @@ impl Reader {
     }
 
     /// True when no unread byte is buffered (nothing can arrive before the next request).
+    #[cfg(test)]
     pub(crate) fn drained(&self) -> bool {
         self.pos == self.len
     }
@@ -292,54 +260,6 @@ impl Reader {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection over an async stream (TLS, or TCP under tokio).
-pub(crate) struct H1<S> {
-    io: S,
-    reader: Reader,
-    /// Responses completed on this connection; 0 means fresh, so no failure is "stale".
-    completed: u64,
-}
-
-impl<S: Transport> H1<S> {
-    pub(crate) fn new(io: S) -> Self {
-        H1 {
-            io,
-            reader: Reader::new(),
-            completed: 0,
-        }
-    }
-
-    /// Sends one request and reads its whole response.
-    pub(crate) async fn send(&mut self, request: &[u8], head_only: bool) -> Result<Response, SendError> {
-        let reused = self.completed > 0;
-        self.reader.begin(head_only);
-        match self.exchange(request).await {
-            Ok(r) => {
-                if r.keep_alive && self.reader.drained() {
-                    self.io.idle();
-                }
-                self.completed += 1;
-                Ok(r)
-            }
-            Err(e) if reused && !self.reader.received_any() && is_closed(&e) => Err(SendError::Stale),
-            Err(_) => Err(SendError::Io),
-        }
-    }
-
-    async fn exchange(&mut self, request: &[u8]) -> io::Result<Response> {
-        self.io.write_all(request).await?;
-        loop {
-            if let Some(r) = self.reader.advance()? {
-                return Ok(r);
-            }
-            let n = self.io.read(self.reader.spare()?).await?;
-            if let Some(r) = self.reader.filled(n)? {
-                return Ok(r);
-            }
-        }
-    }
-}
-
 /// The peer closed or reset the connection (as opposed to a malformed response).
 pub(crate) fn is_closed(e: &io::Error) -> bool {
     matches!(
@@ -405,36 +325,40 @@ fn framing(resp: &httparse::Response<'_, '_>, status: u16, head_only: bool) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::DuplexStream;
-
-    impl Transport for DuplexStream {}
-
-    /// Feeds `response` in small pieces to exercise partial parsing, then checks the result and
-    /// that the connection is positioned at the next response.
-    async fn roundtrip(response: &'static [u8], head_only: bool) -> (Result<Response, SendError>, H1<DuplexStream>) {
-        let (client, mut server) = tokio::io::duplex(64 * 1024);
-        let mut conn = H1::new(client);
-        let feeder = tokio::spawn(async move {
-            let mut req = [0u8; 256];
-            let _ = server.read(&mut req).await;
-            for piece in response.chunks(7) {
-                server.write_all(piece).await.unwrap();
-                tokio::task::yield_now().await;
+    /// Feeds `response` in 7-byte pieces to exercise partial parsing and returns its first
+    /// response, and whether the parser is then positioned at the next one.
+    fn roundtrip(response: &'static [u8], head_only: bool) -> (io::Result<Response>, bool) {
+        let mut reader = Reader::new();
+        reader.begin(head_only);
+        let mut rest = response;
+        loop {
+            match reader.advance() {
+                Ok(Some(r)) => return (Ok(r), reader.drained()),
+                Ok(None) => {}
+                Err(e) => return (Err(e), false),
             }
-            // Dropping `server` here ends the stream (EOF) for close-delimited bodies.
-        });
-        let r = conn.send(b"GET / HTTP/1.1\r\n\r\n", head_only).await;
-        feeder.await.unwrap();
-        (r, conn)
+            let spare = match reader.spare() {
+                Ok(spare) => spare,
+                Err(e) => return (Err(e), false),
+            };
+            let n = 7.min(rest.len()).min(spare.len());
+            spare[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            // n == 0: the end of the stream, which ends a close-delimited body.
+            match reader.filled(n) {
+                Ok(Some(r)) => return (Ok(r), reader.drained()),
+                Ok(None) => {}
+                Err(e) => return (Err(e), false),
+            }
+        }
     }
 
-    #[tokio::test]
-    async fn content_length_body() {
+    #[test]
+    fn content_length_body() {
         let (r, c) = roundtrip(
             b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789",
             false,
-        )
-        .await;
+        );
         assert_eq!(
             r.unwrap(),
             Response {
@@ -442,16 +366,16 @@ mod tests {
                 keep_alive: true
             }
         );
-        assert!(c.reader.drained());
+        assert!(c);
     }
 
-    #[tokio::test]
-    async fn chunked_body_with_trailers() {
+    #[test]
+    fn chunked_body_with_trailers() {
         let (r, c) = roundtrip(
             b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10;ext=1\r\n0123456789abcdef\r\n0\r\nX-T: 1\r\n\r\n",
             false,
         )
-        .await;
+        ;
         assert_eq!(
             r.unwrap(),
             Response {
@@ -459,16 +383,15 @@ mod tests {
                 keep_alive: true
             }
         );
-        assert!(c.reader.drained());
+        assert!(c);
     }
 
-    #[tokio::test]
-    async fn interim_and_close() {
+    #[test]
+    fn interim_and_close() {
         let (r, _) = roundtrip(
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
             false,
-        )
-        .await;
+        );
         assert_eq!(
             r.unwrap(),
             Response {
@@ -478,9 +401,9 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn head_and_until_close() {
-        let (r, _) = roundtrip(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true).await;
+    #[test]
+    fn head_and_until_close() {
+        let (r, _) = roundtrip(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true);
         assert_eq!(
             r.unwrap(),
             Response {
@@ -488,7 +411,7 @@ mod tests {
                 keep_alive: true
             }
         );
-        let (r, _) = roundtrip(b"HTTP/1.0 200 OK\r\n\r\nsome body until close", false).await;
+        let (r, _) = roundtrip(b"HTTP/1.0 200 OK\r\n\r\nsome body until close", false);
         assert_eq!(
             r.unwrap(),
             Response {
@@ -496,33 +419,6 @@ mod tests {
                 keep_alive: false
             }
         );
-    }
-
-    #[tokio::test]
-    async fn only_a_reused_connection_closed_before_any_byte_is_stale() {
-        let (client, mut server) = tokio::io::duplex(64 * 1024);
-        let mut conn = H1::new(client);
-        let peer = tokio::spawn(async move {
-            let mut req = [0u8; 256];
-            let _ = server.read(&mut req).await;
-            server
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .await
-                .unwrap();
-            let _ = server.read(&mut req).await;
-            // Closes without answering the second request.
-        });
-        assert!(conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await.is_ok());
-        let second = conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await;
-        peer.await.unwrap();
-        assert!(matches!(second, Err(SendError::Stale)), "{second:?}");
-
-        // A fresh connection that closes is a plain failure: nothing shows the server was idle.
-        let (client, server) = tokio::io::duplex(64 * 1024);
-        drop(server);
-        let mut conn = H1::new(client);
-        let r = conn.send(b"GET / HTTP/1.1\r\n\r\n", false).await;
-        assert!(matches!(r, Err(SendError::Io)), "{r:?}");
     }
 
     /// Feeds `input` to a [`Reader`] in `piece`-byte reads, as a poll loop would, and returns
@@ -573,11 +469,11 @@ mod tests {
         assert!(feed(&input[..input.len() / 2], 1000, false).is_err());
     }
 
-    #[tokio::test]
-    async fn truncated_and_garbage_fail() {
-        let (r, _) = roundtrip(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false).await;
+    #[test]
+    fn truncated_and_garbage_fail() {
+        let (r, _) = roundtrip(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false);
         assert!(r.is_err());
-        let (r, _) = roundtrip(b"NOT HTTP AT ALL\r\n\r\n", false).await;
+        let (r, _) = roundtrip(b"NOT HTTP AT ALL\r\n\r\n", false);
         assert!(r.is_err());
     }
 }

@@ -5,31 +5,28 @@
 //! `ramp_up`, then held for `hold_for`. Open model (`load.arrival_rate`): requests are issued on a
 //! schedule of that many per second (ramping over `ramp_up` from `load.start_rate`) by at most
 //! that many users, and their latency counts from when they were due, so a stalled target shows
-//! in the percentiles (`pace.rs`; plain HTTP only for now).
+//! in the percentiles (`pace.rs`).
 //! The load runs on dedicated OS threads, each owning a share of the users (wrk-style), so [`run`]
-//! behaves the same whatever runtime awaits it (the plugin server is current-thread). When every
-//! request is plain `http://`, a thread is one mio poll loop driving its users' connections as
-//! state machines (`plain.rs`); with HTTPS, a thread is a current-thread tokio runtime with a task
-//! per user (`worker.rs`), negotiating HTTP/2 or HTTP/1.1 by ALPN (`tls.rs`, hyper for h2).
-//! [`run`] picks the driver per run; what both drivers share (the run's plan and timing,
-//! progress counters, a thread's results) is in `shared.rs`. Both parse HTTP/1.1 responses
-//! with the same push parser (`http1.rs`).
+//! behaves the same whatever runtime awaits it (the plugin server is current-thread). A thread is
+//! one mio poll loop driving its users' connections as state machines (`poll.rs`), for plain
+//! HTTP and HTTPS alike: rustls is driven by hand on the same sockets (`tls.rs` sets it up), and
+//! ALPN picks HTTP/2 (`h2.rs`, a sans-IO codec with its HPACK in `hpack.rs`) or HTTP/1.1
+//! (`http1.rs`, a push parser). One design for both, because what made plain HTTP as fast as wrk
+//! (no task or timer per request, napping under load, the ACK riding on the next request) is what
+//! TLS needs too; a tokio task per user cost HTTPS 10-30 % of its rate against nginx.
+//! What the threads share (the run's plan and timing, progress counters, a thread's results) is in
+//! `shared.rs`.
 //! Latency goes into HDR histograms (`stats.rs`), so memory does not grow with the run length.
 
-// The HTTP/2 client codec and its HPACK, for the HTTPS poll loop; unused until the mio driver
-// (plain.rs) drives HTTP/2 with them.
-#[allow(dead_code)]
 mod h2;
-#[allow(dead_code)]
 mod hpack;
 mod http1;
 mod pace;
-mod plain;
 mod plan;
+mod poll;
 mod shared;
 mod stats;
 mod tls;
-mod worker;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -117,7 +114,7 @@ pub fn validate_requests(requests: &[RequestSpec]) -> Result<(), (usize, String)
 
 /// The open model's rate, `None` for the closed model. The rates must be finite, `arrival_rate`
 /// positive and `start_rate` not negative (the resource checks them at plan).
-fn open_model(load: &Load, plan: &plan::Plan) -> Result<Option<pace::Rate>, EngineError> {
+fn open_model(load: &Load) -> Result<Option<pace::Rate>, EngineError> {
     let Some(rate) = load.arrival_rate else {
         if load.start_rate.is_some() {
             return Err(EngineError::InvalidLoad(
@@ -137,20 +134,12 @@ fn open_model(load: &Load, plan: &plan::Plan) -> Result<Option<pace::Rate>, Engi
             "start_rate must be 0 or more requests per second, got {start}"
         )));
     }
-    // The open model runs on the plain-HTTP poll loop only, until HTTPS moves there too.
-    if plan.needs_tls() {
-        return Err(EngineError::InvalidLoad(OPEN_MODEL_PLAIN_ONLY.into()));
-    }
     Ok(Some(pace::Rate {
         start,
         rate,
         ramp_up: load.ramp_up,
     }))
 }
-
-/// Why an open-model run with an `https://` request is refused (for now).
-pub const OPEN_MODEL_PLAIN_ONLY: &str = "the open model (arrival_rate) runs plain http:// requests only for now; \
-     for https:// targets use the closed model (remove arrival_rate)";
 
 /// Runs the load and returns the aggregated results.
 ///
@@ -172,7 +161,7 @@ pub async fn run(
     if users == 0 {
         return Err(EngineError::NoVirtualUsers);
     }
-    let pace = open_model(load, &plan)?;
+    let pace = open_model(load)?;
     let tls = if plan.needs_tls() {
         Some(tls::client_config(&opts.tls).map_err(EngineError::Tls)?)
     } else {
@@ -227,12 +216,7 @@ pub async fn run(
     for index in 0..threads {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let shared = Arc::clone(&shared);
-        // Plain HTTP runs on one mio poll loop per thread; HTTPS on a tokio runtime per thread.
-        let driver = if shared.tls.is_some() {
-            worker::thread_main
-        } else {
-            plain::thread_main
-        };
+        let driver = poll::thread_main;
         std::thread::Builder::new()
             .name(format!("dlt-engine-{index}"))
             .spawn(move || {

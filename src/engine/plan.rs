@@ -1,9 +1,12 @@
 //! Turns the scenario's requests into what the hot path needs, once per run: pre-serialized
-//! HTTP/1.1 request bytes, `http` types for HTTP/2, the origin to connect to and the label index.
+//! HTTP/1.1 request bytes, the HTTP/2 header block for TLS origins, the origin to connect to and
+//! the label index.
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use url::{Position, Url};
+
+use super::h2::H2Request;
 
 use crate::dlt::limits;
 use crate::dlt::scenario::{request_labels, RequestSpec};
@@ -30,10 +33,9 @@ pub(crate) struct Prepared {
     pub head_only: bool,
     /// Safe to send again when a reused connection turns out to be closed (RFC 9110 §9.2.2).
     pub idempotent: bool,
-    pub method: http::Method,
-    pub uri: http::Uri,
-    pub headers: http::HeaderMap,
-    pub body: Bytes,
+    /// The request as an HTTP/2 header block and body, for `https://` origins (HTTP/2 is chosen
+    /// by ALPN during the TLS handshake).
+    pub h2: Option<H2Request>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,25 +179,36 @@ fn prepare(spec: &RequestSpec, label_name: String, plan: &mut Plan) -> Result<Pr
     h1.extend_from_slice(b"\r\n");
     h1.extend_from_slice(&body);
 
-    let uri: http::Uri = format!("{}://{}{}", url.scheme(), authority, path)
-        .parse()
-        .map_err(|e| format!("URL {:?} is not a valid request target: {e}", spec.url))?;
-    // HTTP/2 carries the authority in :authority; a Host header would be a protocol error.
-    let mut h2_headers = headers;
-    h2_headers.remove(http::header::HOST);
-    if !h2_headers.contains_key(http::header::USER_AGENT) {
-        h2_headers.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-    }
+    // HTTP/2 is negotiated by ALPN, so only over TLS. A Host header becomes :authority there.
+    let h2 = if tls {
+        let mut fields: Vec<(String, String)> = Vec::with_capacity(headers.len() + 1);
+        if !headers.contains_key(http::header::USER_AGENT) {
+            fields.push(("user-agent".into(), USER_AGENT.into()));
+        }
+        for (name, value) in &headers {
+            let value = value
+                .to_str()
+                .map_err(|_| format!("invalid value for header {name:?}"))?;
+            fields.push((name.as_str().to_string(), value.to_string()));
+        }
+        Some(H2Request::new(
+            method.as_str(),
+            "https",
+            &authority,
+            path,
+            &fields,
+            body.clone(),
+        )?)
+    } else {
+        None
+    };
     Ok(Prepared {
         origin,
         label,
         h1: Bytes::from(h1),
+        h2,
         head_only: method == http::Method::HEAD,
         idempotent: method.is_idempotent(),
-        method,
-        uri,
-        headers: h2_headers,
-        body,
     })
 }
 

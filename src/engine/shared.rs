@@ -1,6 +1,6 @@
-//! What the worker threads of one run share, whichever driver runs them (`plain.rs` for plain
-//! HTTP, `worker.rs` for HTTPS): the read-only plan and timing, the request budget, per-thread
-//! progress counters, and what a thread hands back.
+//! What the worker threads of one run share (each runs the poll loop of `poll.rs`): the
+//! read-only plan and timing, the request budget, per-thread progress counters, and what a
+//! thread hands back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -6,7 +6,6 @@
 //! A failed handshake is counted under a key naming its reason ([`TlsReason`]): a small closed
 //! set, stable across rustls versions, because status gates and reports key on it.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,13 +68,6 @@ impl TlsReason {
             TlsReason::BadCertificate => "tls: bad certificate",
             TlsReason::HandshakeFailure => "tls: handshake failure",
         }
-    }
-
-    /// The reason of a failed `TlsConnector::connect` (rustls reports through `io::Error`).
-    pub(crate) fn of_io(e: &io::Error) -> TlsReason {
-        e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .map_or(TlsReason::HandshakeFailure, TlsReason::of_rustls)
     }
 
     pub(crate) fn of_rustls(e: &rustls::Error) -> TlsReason {
@@ -279,13 +271,8 @@ mod tests {
     fn other_errors_are_handshake_failures_and_keys_are_distinct() {
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
         assert_eq!(TlsReason::of_rustls(&alert), TlsReason::HandshakeFailure);
-        let io_err = io::Error::new(
-            io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(CertificateError::Revoked),
-        );
-        assert_eq!(TlsReason::of_io(&io_err), TlsReason::Revoked);
-        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
-        assert_eq!(TlsReason::of_io(&eof), TlsReason::HandshakeFailure);
+        let revoked = rustls::Error::InvalidCertificate(CertificateError::Revoked);
+        assert_eq!(TlsReason::of_rustls(&revoked), TlsReason::Revoked);
         let keys: std::collections::BTreeSet<_> = TlsReason::ALL.iter().map(|r| r.key()).collect();
         assert_eq!(keys.len(), TlsReason::ALL.len());
         // Every reason stays a TLS failure for a status gate `"tls"`.

@@ -20,20 +20,6 @@ pub fn check_requests(d: &mut Diagnostics, requests: &[RequestSpec]) {
     }
 }
 
-/// The open model runs plain `http://` requests only for now (see [`engine::OPEN_MODEL_PLAIN_ONLY`]).
-pub fn check_open_model(d: &mut Diagnostics, requests: &[RequestSpec]) {
-    if requests
-        .iter()
-        .any(|r| r.url.trim().get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")))
-    {
-        d.attr_error(
-            "load.arrival_rate",
-            "Open model needs http:// targets",
-            format!("load.arrival_rate: {}.", engine::OPEN_MODEL_PLAIN_ONLY),
-        );
-    }
-}
-
 /// Runs the spec on the local engine, bounded by `timeout` and Terraform's stop signal.
 pub async fn run(
     ctx: &Ctx,

@@ -1,8 +1,16 @@
-//! The plain `http://` path: one mio poll loop per worker thread drives all of its users'
+//! The engine's driver: one mio poll loop per worker thread drives all of its users'
 //! connections as small state machines (wrk's design). Compared with a tokio task per user this
 //! drops the task scheduling, the per-user timer and the readiness bookkeeping from every
 //! request, which is most of the engine's own CPU on loopback; the kernel work is the same.
-//! HTTPS stays on tokio (rustls and hyper's HTTP/2 are async): see `worker.rs`.
+//!
+//! HTTPS runs on the same loop and the same sockets: rustls is driven by hand (a
+//! `ClientConnection` per connection; ciphertext goes through the socket calls below, peeking
+//! included, and rustls's buffers hold the plaintext), so every trick here applies to TLS too.
+//! ALPN picks the protocol per connection: HTTP/1.1 through the same push parser as plain HTTP
+//! (`http1.rs`), or HTTP/2 through a sans-IO codec (`h2.rs`) holding one stream at a time, as a
+//! closed-model user needs. Measured against nginx on a 2-core VM, a tokio task per user (with
+//! tokio-rustls and hyper's HTTP/2) was 0.87-0.91x of wrk's and h2load's rates at 18 MiB; see
+//! README's benchmark section for this loop's figures.
 //!
 //! Sockets are registered edge-triggered, and for writing only while connecting or blocked on a
 //! full send buffer (no `epoll_ctl` per request). A connection remembers readiness it was told
@@ -30,12 +38,16 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
+use rustls::{ClientConfig, ClientConnection};
+use rustls_pki_types::ServerName;
 
+use super::h2::{H2Client, H2Error, H2Request};
 use super::http1::{is_closed, Reader, Response};
 use super::pace::{Dispatch, Schedule, Slot, Taker};
 use super::plan::Prepared;
 use super::shared::{log_progress, Done, Progress, Shared, PROGRESS_EVERY};
 use super::stats::{ErrorKind, ThreadStats};
+use super::tls::TlsReason;
 
 /// Largest response left in the socket by peeking. Bytes left there count against the receive
 /// window and are not seen by receive-buffer autotuning, so larger responses, and those whose
@@ -63,6 +75,12 @@ const MAX_WAIT: Duration = Duration::from_millis(20);
 const EVENTS: usize = 1024;
 /// The poller token of the [`SlotTimer`] (user tokens are `user * origins + origin`).
 const TIMER: Token = Token(usize::MAX);
+/// Received bytes are read into one buffer per thread before TLS decrypts them: one `read` takes
+/// a whole burst of records (rustls alone would read 4 KiB at a time).
+const SCRATCH: usize = 64 * 1024;
+/// Decrypted HTTP/2 bytes are handed to the codec in pieces of this size (it keeps no copy of
+/// DATA, so the size only sets how many calls a large body takes).
+const H2_IN: usize = 16 * 1024;
 
 /// One keep-alive connection of a user to one origin.
 struct Conn {
@@ -89,6 +107,11 @@ struct Conn {
     can_peek: bool,
     /// The current response is being peeked (reset for each request).
     peeking: bool,
+    /// The TLS session on an `https://` origin, driven by hand: ciphertext goes through the
+    /// socket calls above (peeking included), plaintext through rustls's buffers.
+    tls: Option<Box<ClientConnection>>,
+    /// HTTP/2 on the TLS session, when ALPN chose it.
+    h2: Option<Box<H2Client>>,
 }
 
 impl Conn {
@@ -101,6 +124,10 @@ impl Conn {
         }
         let unread = self.unread as u64;
         if self.reader.body_left().is_some_and(|left| unread + left <= MAX_UNREAD) {
+            return Ok(());
+        }
+        // HTTP/2 frames carry no length of the whole response: peek while it stays small.
+        if self.h2.is_some() && unread <= MAX_UNREAD {
             return Ok(());
         }
         self.peeking = false;
@@ -121,6 +148,378 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Reads the response on plain TCP: peeked or read straight into the parser's buffer.
+    fn read_plain(&mut self) -> io::Result<Option<Response>> {
+        loop {
+            if let Some(response) = self.reader.advance()? {
+                return Ok(Some(response));
+            }
+            self.settle_peek()?;
+            // Only read what the poller said is there: no `read` that is bound to fail.
+            if !self.readable {
+                return Ok(None);
+            }
+            let buf = self.reader.spare()?;
+            let room = buf.len();
+            let got = if self.peeking {
+                self.stream.peek(buf).inspect(|&n| self.unread += n)
+            } else {
+                self.stream.read(buf)
+            };
+            match got {
+                Ok(n) => match self.reader.filled(n)? {
+                    // A short read took everything the socket held; newer bytes bring a new
+                    // edge, so no `read` just to hear `EAGAIN` (the head and the body of a
+                    // response often arrive as two segments).
+                    None if n < room => self.readable = false,
+                    Some(response) => return Ok(Some(response)),
+                    None => {}
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the response over TLS: ciphertext is peeked or read into `scratch` (the same socket
+    /// discipline as plain TCP), handed to rustls, and the plaintext goes through the parser.
+    fn read_tls(&mut self, scratch: &mut [u8]) -> io::Result<Option<Response>> {
+        let Some(mut tls) = self.tls.take() else {
+            return Err(io::Error::other("no TLS session"));
+        };
+        let outcome = self.read_tls_with(&mut tls, scratch);
+        self.tls = Some(tls);
+        outcome
+    }
+
+    fn read_tls_with(&mut self, tls: &mut ClientConnection, scratch: &mut [u8]) -> io::Result<Option<Response>> {
+        loop {
+            if let Some(response) = self.drain_plaintext(tls)? {
+                return Ok(Some(response));
+            }
+            if !self.readable {
+                return Ok(None);
+            }
+            let got = if self.peeking {
+                self.stream.peek(scratch).inspect(|&n| self.unread += n)
+            } else {
+                self.stream.read(scratch)
+            };
+            let n = match got {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n < scratch.len() {
+                self.readable = false;
+            }
+            if n == 0 {
+                // The end of the stream: rustls tells a clean close (close_notify) from a cut one.
+                tls.read_tls(&mut &[][..])?;
+                continue;
+            }
+            let mut rest = &scratch[..n];
+            let mut response = None;
+            while !rest.is_empty() {
+                tls.read_tls(&mut rest)?;
+                tls.process_new_packets()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                // Plaintext leaves rustls between records, so its buffer never fills; bytes after
+                // the response (there should be none) wait in rustls for the next one.
+                if response.is_none() {
+                    response = self.drain_plaintext(tls)?;
+                }
+            }
+            if response.is_some() {
+                return Ok(response);
+            }
+        }
+    }
+
+    /// Moves decrypted bytes from rustls into the parser until it has a whole response or rustls
+    /// has no more.
+    fn drain_plaintext(&mut self, tls: &mut ClientConnection) -> io::Result<Option<Response>> {
+        loop {
+            if let Some(response) = self.reader.advance()? {
+                return Ok(Some(response));
+            }
+            match tls.reader().read(self.reader.spare()?) {
+                // close_notify: ends a close-delimited body, and is an error anywhere else.
+                Ok(0) => return self.reader.filled(0),
+                Ok(n) => {
+                    if let Some(response) = self.reader.filled(n)? {
+                        return Ok(Some(response));
+                    }
+                }
+                // All that arrived is parsed: whether to go on peeking depends on the head.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.settle_peek()?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Advances the TLS handshake: `Ok(true)` once it is done, `Ok(false)` while it waits for the
+    /// socket, or the reason it failed.
+    fn handshake(&mut self, scratch: &mut [u8]) -> Result<bool, TlsReason> {
+        let Some(mut tls) = self.tls.take() else {
+            return Err(TlsReason::HandshakeFailure);
+        };
+        let outcome = self.handshake_with(&mut tls, scratch);
+        if outcome.is_err() {
+            // Tell the server why (rustls queued the alert); the connection is dropped anyway.
+            let _ = flush_tls(&mut tls, &mut self.stream);
+        }
+        self.tls = Some(tls);
+        outcome
+    }
+
+    fn handshake_with(&mut self, tls: &mut ClientConnection, scratch: &mut [u8]) -> Result<bool, TlsReason> {
+        loop {
+            match flush_tls(tls, &mut self.stream) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.writable = false;
+                    return Ok(false);
+                }
+                Err(_) => return Err(TlsReason::HandshakeFailure),
+            }
+            if !tls.is_handshaking() {
+                return Ok(true);
+            }
+            if !self.readable {
+                return Ok(false);
+            }
+            let n = match self.stream.read(scratch) {
+                Ok(0) => return Err(TlsReason::HandshakeFailure),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(TlsReason::HandshakeFailure),
+            };
+            if n < scratch.len() {
+                self.readable = false;
+            }
+            let mut rest = &scratch[..n];
+            while !rest.is_empty() {
+                tls.read_tls(&mut rest).map_err(|_| TlsReason::HandshakeFailure)?;
+                tls.process_new_packets().map_err(|e| TlsReason::of_rustls(&e))?;
+            }
+        }
+    }
+}
+
+/// A whole HTTP/2 response.
+struct H2Done {
+    status: u16,
+    /// The codec can open another stream on this connection.
+    keep_alive: bool,
+}
+
+/// Why an HTTP/2 read failed: the socket or TLS, or the protocol.
+enum H2Fail {
+    Io(io::Error),
+    H2(H2Error),
+}
+
+impl From<io::Error> for H2Fail {
+    fn from(e: io::Error) -> Self {
+        H2Fail::Io(e)
+    }
+}
+
+impl Conn {
+    /// Reads the response over HTTP/2: ciphertext as on HTTP/1.1 over TLS, the plaintext into the
+    /// codec, whose replies (SETTINGS and PING acknowledgements, WINDOW_UPDATEs, more of a
+    /// request body) go out at once.
+    fn read_h2(&mut self, scratch: &mut [u8], plain: &mut [u8], out: &mut Vec<u8>) -> Result<Option<H2Done>, H2Fail> {
+        let (Some(mut tls), Some(mut h2)) = (self.tls.take(), self.h2.take()) else {
+            return Err(H2Fail::Io(io::Error::other("no HTTP/2 session")));
+        };
+        let outcome = self.read_h2_with(&mut tls, &mut h2, scratch, plain, out);
+        self.tls = Some(tls);
+        self.h2 = Some(h2);
+        outcome
+    }
+
+    fn read_h2_with(
+        &mut self,
+        tls: &mut ClientConnection,
+        h2: &mut H2Client,
+        scratch: &mut [u8],
+        plain: &mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<H2Done>, H2Fail> {
+        loop {
+            // Decrypted bytes first, then the codec's replies.
+            let mut done = None;
+            loop {
+                match tls.reader().read(plain) {
+                    Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+                    Ok(n) => {
+                        out.clear();
+                        let response = h2.received(&plain[..n], out).map_err(H2Fail::H2)?;
+                        if !out.is_empty() {
+                            tls.writer().write_all(out)?;
+                        }
+                        if let Some(r) = response {
+                            done = Some(H2Done {
+                                status: r.status,
+                                keep_alive: h2.can_send(),
+                            });
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.settle_peek()?;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // A reply that does not fit the send buffer now leaves with the next request.
+            flush_tls(tls, &mut self.stream)?;
+            if done.is_some() {
+                return Ok(done);
+            }
+            if !self.readable {
+                return Ok(None);
+            }
+            let got = if self.peeking {
+                self.stream.peek(scratch).inspect(|&n| self.unread += n)
+            } else {
+                self.stream.read(scratch)
+            };
+            let n = match got {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n < scratch.len() {
+                self.readable = false;
+            }
+            if n == 0 {
+                tls.read_tls(&mut &[][..])?;
+                continue;
+            }
+            let mut rest = &scratch[..n];
+            while !rest.is_empty() {
+                tls.read_tls(&mut rest)?;
+                tls.process_new_packets()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                // Drain between records so rustls's plaintext buffer never fills.
+                if rest.is_empty() {
+                    break;
+                }
+                loop {
+                    match tls.reader().read(plain) {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            out.clear();
+                            let response = h2.received(&plain[..k], out).map_err(H2Fail::H2)?;
+                            if !out.is_empty() {
+                                tls.writer().write_all(out)?;
+                            }
+                            if let Some(r) = response {
+                                done = Some(H2Done {
+                                    status: r.status,
+                                    keep_alive: h2.can_send(),
+                                });
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            if done.is_some() {
+                flush_tls(tls, &mut self.stream)?;
+                return Ok(done);
+            }
+        }
+    }
+}
+
+/// Opens the request's stream on the HTTP/2 connection (`done` goes from 0 to 1 once it is
+/// encoded and handed to rustls) and writes the records out: `Ok(true)` when all is on the wire.
+fn write_h2(
+    tls: &mut ClientConnection,
+    h2: &mut H2Client,
+    stream: &mut TcpStream,
+    req: &H2Request,
+    done: &mut usize,
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
+    if *done == 0 {
+        out.clear();
+        h2.send(req, out).map_err(|e| io::Error::other(e.to_string()))?;
+        tls.writer().write_all(out)?;
+        *done = 1;
+    }
+    flush_tls(tls, stream)
+}
+
+/// Writes `data[*done..]` to a plain socket: `Ok(true)` when all is out, `Ok(false)` when the
+/// send buffer is full.
+fn write_plain(stream: &mut TcpStream, data: &[u8], done: &mut usize) -> io::Result<bool> {
+    while *done < data.len() {
+        match stream.write(&data[*done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Hands `data[*done..]` to rustls (`done` counts plaintext it took) and writes the records out:
+/// `Ok(true)` when all is on the wire, `Ok(false)` when the send buffer is full.
+fn write_tls(tls: &mut ClientConnection, stream: &mut TcpStream, data: &[u8], done: &mut usize) -> io::Result<bool> {
+    loop {
+        if !flush_tls(tls, stream)? {
+            return Ok(false);
+        }
+        if *done == data.len() {
+            return Ok(true);
+        }
+        match tls.writer().write(&data[*done..])? {
+            // Nothing is buffered after a flush, so rustls always takes something.
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => *done += n,
+        }
+    }
+}
+
+/// Writes rustls's pending records (one `writev`): `Ok(false)` when the send buffer is full.
+fn flush_tls(tls: &mut ClientConnection, stream: &mut TcpStream) -> io::Result<bool> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
 impl Drop for Conn {
     fn drop(&mut self) {
         // Closing with unread bytes would reset the connection instead of closing it.
@@ -135,6 +534,8 @@ enum Phase {
     /// About to send its current request.
     Start,
     Connecting,
+    /// TLS handshake on a connected socket.
+    Handshaking,
     Writing,
     Reading,
     /// Open model: done with its request, waiting for a slot with its connections open.
@@ -182,6 +583,15 @@ struct Loop<'a> {
     finished: usize,
     /// The open model's slots and free users; `None` in the closed model.
     pace: Option<Dispatch>,
+    /// The TLS client configuration, when an origin is `https://`.
+    tls: Option<Arc<ClientConfig>>,
+    /// Per origin, its TLS server name (`None` for plain HTTP, or a host rustls cannot name).
+    names: Vec<Option<ServerName<'static>>>,
+    /// Where received ciphertext lands before rustls takes it (see [`SCRATCH`]).
+    scratch: Vec<u8>,
+    /// HTTP/2: decrypted bytes on their way to the codec, and the frames it writes.
+    h2_in: Vec<u8>,
+    h2_out: Vec<u8>,
 }
 
 /// Runs this thread's share of the virtual users (ids `index`, `index + threads`, ...) until the
@@ -233,6 +643,23 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             let schedule = Schedule::new(rate, shared.start, shared.deadline, index, step);
             Dispatch::new(schedule, users_here, shared.request_timeout)
         }),
+        tls: shared.tls.clone(),
+        names: plan
+            .origins
+            .iter()
+            .map(|o| o.tls.then(|| ServerName::try_from(o.host.clone()).ok()).flatten())
+            .collect(),
+        scratch: if shared.tls.is_some() {
+            vec![0; SCRATCH]
+        } else {
+            Vec::new()
+        },
+        h2_in: if shared.tls.is_some() {
+            vec![0; H2_IN]
+        } else {
+            Vec::new()
+        },
+        h2_out: Vec::new(),
     };
     let mut timer = if lp.pace.is_some() {
         SlotTimer::new(&registry)
@@ -336,7 +763,12 @@ pub(crate) fn thread_main(shared: &Arc<Shared>, index: usize) -> Result<Done, St
             // only leave their flags behind.
             let user = &lp.users[u];
             let current = lp.shared.plan.requests.get(user.req).map(|r| r.origin);
-            if current == Some(origin) && matches!(user.phase, Phase::Connecting | Phase::Writing | Phase::Reading) {
+            if current == Some(origin)
+                && matches!(
+                    user.phase,
+                    Phase::Connecting | Phase::Handshaking | Phase::Writing | Phase::Reading
+                )
+            {
                 lp.drive(u);
             }
         }
@@ -356,6 +788,7 @@ impl Loop<'_> {
             let step = match self.users[u].phase {
                 Phase::Start => self.start(u),
                 Phase::Connecting => self.connecting(u),
+                Phase::Handshaking => self.handshake(u),
                 Phase::Writing => self.write(u),
                 Phase::Reading => self.read(u),
                 Phase::Waiting | Phase::Idle | Phase::Finished => Step::Wait,
@@ -454,6 +887,8 @@ impl Loop<'_> {
                 unread: 0,
                 can_peek,
                 peeking: false,
+                tls: None,
+                h2: None,
             });
             return Ok(());
         }
@@ -488,8 +923,29 @@ impl Loop<'_> {
                 Err(()) => self.fail(u, ErrorKind::Connect),
             };
         }
-        // Nodelay like the tokio path: a request is one small write that must leave at once.
+        // A request is one small write that must leave at once.
         let _ = conn.stream.set_nodelay(true);
+        if self.shared.plan.origins[origin].tls {
+            let session = match (&self.tls, &self.names[origin]) {
+                (Some(config), Some(name)) => ClientConnection::new(Arc::clone(config), name.clone()).ok(),
+                _ => None,
+            };
+            let Some(session) = session else {
+                return self.fail(u, ErrorKind::Tls(TlsReason::HandshakeFailure));
+            };
+            conn.tls = Some(Box::new(session));
+            self.users[u].phase = Phase::Handshaking;
+            return Step::Continue;
+        }
+        self.established(u)
+    }
+
+    /// Connected (and through the TLS handshake): stop watching writes, send the request.
+    fn established(&mut self, u: usize) -> Step {
+        let origin = self.request(u).origin;
+        let Some(conn) = self.users[u].conns[origin].as_mut() else {
+            return self.fail(u, ErrorKind::Connect);
+        };
         // From now on only reads are awaited. Left registered for writing, the socket would
         // signal every ACK of a request too, and each such signal can cost the target's
         // sending thread a wake-up of this one (wrk likewise watches writes only while blocked).
@@ -505,41 +961,60 @@ impl Loop<'_> {
         self.send(u)
     }
 
+    /// The TLS handshake on a connected socket; on success the request goes out.
+    fn handshake(&mut self, u: usize) -> Step {
+        let origin = self.request(u).origin;
+        let scratch = &mut self.scratch;
+        let Some(conn) = self.users[u].conns[origin].as_mut() else {
+            return self.fail(u, ErrorKind::Connect);
+        };
+        match conn.handshake(scratch) {
+            Ok(true) => {
+                if let Some(tls) = conn.tls.as_deref_mut() {
+                    if tls.alpn_protocol() == Some(b"h2") {
+                        // The preface and SETTINGS leave with the first request.
+                        self.h2_out.clear();
+                        conn.h2 = Some(Box::new(H2Client::new(&mut self.h2_out)));
+                        // Request bodies go out as fast as the windows open: rustls buffers them.
+                        tls.set_buffer_limit(None);
+                        if tls.writer().write_all(&self.h2_out).is_err() {
+                            return self.fail(u, ErrorKind::Io);
+                        }
+                    }
+                }
+                self.established(u)
+            }
+            Ok(false) => Step::Wait,
+            Err(reason) => self.fail(u, ErrorKind::Tls(reason)),
+        }
+    }
+
     fn write(&mut self, u: usize) -> Step {
         let shared = self.shared;
         let registry = self.registry;
         let origin = shared.plan.requests[self.users[u].req].origin;
         let token = Token(u * self.origins + origin);
-        let req = &shared.plan.requests[self.users[u].req].h1;
-        let written = self.users[u].written;
-        let Some(conn) = self.conn(u) else {
+        let prepared = &shared.plan.requests[self.users[u].req];
+        let mut done = self.users[u].written;
+        let out = &mut self.h2_out;
+        let Some(conn) = self.users[u].conns[origin].as_mut() else {
             return self.fail(u, ErrorKind::Io);
         };
-        let mut done = written;
-        let outcome = loop {
-            if done == req.len() {
-                break Ok(true);
-            }
-            match conn.stream.write(&req[done..]) {
-                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // A full send buffer (a large body): watch for room, until the write is done.
-                    conn.writable = false;
-                    if !conn.watch_write {
-                        if let Err(e) =
-                            registry.reregister(&mut conn.stream, token, Interest::READABLE | Interest::WRITABLE)
-                        {
-                            break Err(e);
-                        }
-                        conn.watch_write = true;
-                    }
-                    break Ok(false);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
+        let mut outcome = match (conn.tls.as_deref_mut(), conn.h2.as_deref_mut(), &prepared.h2) {
+            (None, _, _) => write_plain(&mut conn.stream, &prepared.h1, &mut done),
+            (Some(tls), Some(h2), Some(req)) => write_h2(tls, h2, &mut conn.stream, req, &mut done, out),
+            (Some(tls), _, _) => write_tls(tls, &mut conn.stream, &prepared.h1, &mut done),
         };
+        if matches!(outcome, Ok(false)) {
+            // A full send buffer (a large body): watch for room, until the write is done.
+            conn.writable = false;
+            if !conn.watch_write {
+                match registry.reregister(&mut conn.stream, token, Interest::READABLE | Interest::WRITABLE) {
+                    Ok(()) => conn.watch_write = true,
+                    Err(e) => outcome = Err(e),
+                }
+            }
+        }
         if matches!(outcome, Ok(true)) && conn.watch_write {
             conn.watch_write = false;
             if let Err(e) = registry.reregister(&mut conn.stream, token, Interest::READABLE) {
@@ -564,59 +1039,60 @@ impl Loop<'_> {
     }
 
     fn read(&mut self, u: usize) -> Step {
-        let Some(conn) = self.conn(u) else {
+        let origin = self.request(u).origin;
+        let scratch = &mut self.scratch;
+        let Some(conn) = self.users[u].conns[origin].as_mut() else {
             return self.fail(u, ErrorKind::Io);
         };
-        let outcome = loop {
-            match conn.reader.advance() {
-                Ok(Some(response)) => break Ok(Some(response)),
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            }
-            if let Err(e) = conn.settle_peek() {
-                break Err(e);
-            }
-            // Only read what the poller said is there: no `read` that is bound to fail.
-            if !conn.readable {
-                break Ok(None);
-            }
-            let buf = match conn.reader.spare() {
-                Ok(buf) => buf,
-                Err(e) => break Err(e),
-            };
-            let room = buf.len();
-            let got = if conn.peeking {
-                conn.stream.peek(buf).inspect(|&n| conn.unread += n)
-            } else {
-                conn.stream.read(buf)
-            };
-            match got {
-                Ok(n) => match conn.reader.filled(n) {
-                    // A short read took everything the socket held; newer bytes bring a new
-                    // edge, so no `read` just to hear `EAGAIN` (the head and the body of a
-                    // response often arrive as two segments).
-                    Ok(None) if n < room => conn.readable = false,
-                    Ok(Some(response)) => break Ok(Some(response)),
-                    Ok(None) => {}
-                    Err(e) => break Err(e),
-                },
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
+        if conn.h2.is_some() {
+            let outcome = conn.read_h2(scratch, &mut self.h2_in, &mut self.h2_out);
+            return self.h2_outcome(u, outcome);
+        }
+        let outcome = if conn.tls.is_some() {
+            conn.read_tls(scratch)
+        } else {
+            conn.read_plain()
         };
         match outcome {
             Ok(Some(response)) => {
                 // No pipelining: once the response is whole, nothing more is due on this socket
                 // until the next request, whose answer brings its own readiness edge.
-                if let Some(conn) = self.conn(u) {
-                    conn.readable = false;
-                    conn.completed += 1;
-                }
+                conn.readable = false;
+                conn.completed += 1;
                 self.complete(u, response)
             }
             Ok(None) => Step::Wait,
             Err(e) => self.broken(u, &e),
+        }
+    }
+
+    /// What an HTTP/2 read came to. The connection stays open while the codec can open streams.
+    fn h2_outcome(&mut self, u: usize, outcome: Result<Option<H2Done>, H2Fail>) -> Step {
+        let origin = self.request(u).origin;
+        match outcome {
+            Ok(Some(done)) => {
+                if let Some(conn) = self.users[u].conns[origin].as_mut() {
+                    conn.readable = false;
+                    conn.completed += 1;
+                }
+                self.complete(
+                    u,
+                    Response {
+                        status: done.status,
+                        keep_alive: done.keep_alive,
+                    },
+                )
+            }
+            Ok(None) => Step::Wait,
+            Err(H2Fail::Io(e)) => self.broken(u, &e),
+            // Not processed by the server (GOAWAY before our stream, REFUSED_STREAM): safe to send
+            // again on a new connection, once, when idempotent.
+            Err(H2Fail::H2(H2Error::Refused)) if self.request(u).idempotent && !self.users[u].retried => {
+                self.users[u].conns[origin] = None;
+                self.users[u].retried = true;
+                self.send(u)
+            }
+            Err(H2Fail::H2(_)) => self.fail(u, ErrorKind::Io),
         }
     }
 
@@ -751,7 +1227,10 @@ impl Loop<'_> {
         let timeout = self.shared.request_timeout;
         for u in 0..self.users.len() {
             let user = &self.users[u];
-            let in_flight = matches!(user.phase, Phase::Connecting | Phase::Writing | Phase::Reading);
+            let in_flight = matches!(
+                user.phase,
+                Phase::Connecting | Phase::Handshaking | Phase::Writing | Phase::Reading
+            );
             if in_flight && now.saturating_duration_since(user.sent) >= timeout {
                 let _ = self.fail(u, ErrorKind::Timeout);
                 self.deferred.push(u);
