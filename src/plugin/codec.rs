@@ -238,9 +238,12 @@ fn from_mp(mp: &Mp, ty: &Type, path: &Path) -> Result<Value, CodecError> {
                 let v = from_mp(v, at_ty, &Path::Attr(path, key))?;
                 out.insert(key.to_string(), v);
             }
-            // Terraform always sends every attribute; tolerate omissions as null.
-            for name in attrs.keys() {
-                out.entry(name.clone()).or_insert(Value::Null);
+            // Terraform always sends every attribute; tolerate omissions as null. Every key was
+            // found in `attrs`, so as many keys as attributes means none is missing.
+            if out.len() < attrs.len() {
+                for name in attrs.keys() {
+                    out.entry(name.clone()).or_insert(Value::Null);
+                }
             }
             Ok(Value::Object(out))
         }
@@ -884,6 +887,22 @@ mod tests {
         let v = decode_msgpack(&buf, &ty).unwrap();
         assert_eq!(v.entries().unwrap().len(), 2);
         assert!(v.get("b").is_null());
+    }
+
+    #[test]
+    fn repeated_attribute_does_not_hide_a_missing_one() {
+        // Two entries for `a` and none for `b`: as many entries as attributes, one missing.
+        let ty = Type::object([("a", Type::String), ("b", Type::Number)]);
+        let mut buf = Vec::new();
+        rmp::encode::write_map_len(&mut buf, 2).unwrap();
+        for v in ["x", "y"] {
+            rmp::encode::write_str(&mut buf, "a").unwrap();
+            rmp::encode::write_str(&mut buf, v).unwrap();
+        }
+        let v = decode_msgpack(&buf, &ty).unwrap();
+        assert_eq!(v.entries().unwrap().len(), 2);
+        assert!(v.get("b").is_null());
+        assert_eq!(v.get("a"), &Value::string("y"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::proto::plugin as ctl;
 use super::proto::tfplugin6 as pb;
 use super::resource::{Ctx, DataSource, Provider, Resource};
 use super::schema::{Block, Schema};
-use super::value::Value;
+use super::value::{Type, Value};
 use super::wire::{
     decode, diagnostics_to_proto, encode, null_value, path_to_proto, schema_to_proto, state_error, WithDiagnostics,
 };
@@ -30,12 +30,34 @@ pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 
 type Res<T> = Result<Response<T>, Status>;
 
+/// A schema with its cty type, built once per process. Every RPC decodes and encodes against
+/// the type, and deriving it walks and allocates the whole schema: for a large schema that cost
+/// more per request than decoding the request itself.
+struct Typed {
+    schema: Schema,
+    ty: Type,
+}
+
+impl Typed {
+    fn new(schema: Schema) -> Typed {
+        let ty = schema.value_type();
+        Typed { schema, ty }
+    }
+}
+
+impl std::ops::Deref for Typed {
+    type Target = Schema;
+    fn deref(&self) -> &Schema {
+        &self.schema
+    }
+}
+
 /// Resources and data sources with their schemas, built on first use (not before the
 /// handshake line, which is on Terraform's critical path).
 struct Catalog {
-    provider_schema: Schema,
-    resources: HashMap<&'static str, (Arc<dyn Resource>, Arc<Schema>)>,
-    data_sources: HashMap<&'static str, (Arc<dyn DataSource>, Arc<Schema>)>,
+    provider_schema: Typed,
+    resources: HashMap<&'static str, (Arc<dyn Resource>, Arc<Typed>)>,
+    data_sources: HashMap<&'static str, (Arc<dyn DataSource>, Arc<Typed>)>,
 }
 
 struct Inner {
@@ -49,18 +71,18 @@ struct Inner {
 impl Inner {
     fn catalog(&self) -> &Catalog {
         self.catalog.get_or_init(|| Catalog {
-            provider_schema: self.provider.schema(),
+            provider_schema: Typed::new(self.provider.schema()),
             resources: self
                 .provider
                 .resources()
                 .into_iter()
-                .map(|r| (r.type_name(), (r.clone(), Arc::new(r.schema()))))
+                .map(|r| (r.type_name(), (r.clone(), Arc::new(Typed::new(r.schema())))))
                 .collect(),
             data_sources: self
                 .provider
                 .data_sources()
                 .into_iter()
-                .map(|d| (d.type_name(), (d.clone(), Arc::new(d.schema()))))
+                .map(|d| (d.type_name(), (d.clone(), Arc::new(Typed::new(d.schema())))))
                 .collect(),
         })
     }
@@ -71,7 +93,7 @@ impl Inner {
         }
     }
 
-    fn resource(&self, name: &str) -> Result<(Arc<dyn Resource>, Arc<Schema>), Diagnostics> {
+    fn resource(&self, name: &str) -> Result<(Arc<dyn Resource>, Arc<Typed>), Diagnostics> {
         self.catalog()
             .resources
             .get(name)
@@ -79,7 +101,7 @@ impl Inner {
             .ok_or_else(|| unknown_type("resource", name))
     }
 
-    fn data_source(&self, name: &str) -> Result<(Arc<dyn DataSource>, Arc<Schema>), Diagnostics> {
+    fn data_source(&self, name: &str) -> Result<(Arc<dyn DataSource>, Arc<Typed>), Diagnostics> {
         self.catalog()
             .data_sources
             .get(name)
@@ -246,7 +268,7 @@ impl pb::provider_server::Provider for ProviderService {
         let inner = self.inner.clone();
         guarded(&self.inner.in_flight, "GetProviderSchema", async move {
             let cat = inner.catalog();
-            pb::get_provider_schema::Response {
+            let resp = pb::get_provider_schema::Response {
                 provider: Some(schema_to_proto(&cat.provider_schema)),
                 resource_schemas: cat
                     .resources
@@ -260,7 +282,12 @@ impl pb::provider_server::Provider for ProviderService {
                     .collect(),
                 server_capabilities: Some(capabilities()),
                 ..Default::default()
+            };
+            // Terraform decodes this at every launch that asks for it: its size is launch cost.
+            if log::log_enabled!(log::Level::Debug) {
+                log::debug!("GetProviderSchema: {} bytes", prost::Message::encoded_len(&resp));
             }
+            resp
         })
         .await
     }
@@ -284,8 +311,8 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ValidateProviderConfig", async move {
             let mut resp = pb::validate_provider_config::Response::default();
-            let ty = inner.catalog().provider_schema.value_type();
-            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
+            let ty = &inner.catalog().provider_schema.ty;
+            let config = ok_or_respond!(decode(req.config.as_ref(), ty, "provider configuration"), resp);
             resp.diagnostics = diagnostics_to_proto(&inner.provider.validate(&config));
             resp
         })
@@ -301,10 +328,7 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "ValidateResourceConfig", async move {
             let mut resp = pb::validate_resource_config::Response::default();
             let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
-            let config = ok_or_respond!(
-                decode(req.config.as_ref(), &schema.value_type(), "resource configuration"),
-                resp
-            );
+            let config = ok_or_respond!(decode(req.config.as_ref(), &schema.ty, "resource configuration"), resp);
             let mut d = check_write_only_allowed(&schema.block, &config, req.client_capabilities.as_ref());
             d.extend(res.validate(&config));
             resp.diagnostics = diagnostics_to_proto(&d);
@@ -323,7 +347,7 @@ impl pb::provider_server::Provider for ProviderService {
             let mut resp = pb::validate_data_resource_config::Response::default();
             let (ds, schema) = ok_or_respond!(inner.data_source(&req.type_name), resp);
             let config = ok_or_respond!(
-                decode(req.config.as_ref(), &schema.value_type(), "data source configuration"),
+                decode(req.config.as_ref(), &schema.ty, "data source configuration"),
                 resp
             );
             resp.diagnostics = diagnostics_to_proto(&ds.validate(&config));
@@ -341,7 +365,7 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "UpgradeResourceState", async move {
             let mut resp = pb::upgrade_resource_state::Response::default();
             let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
-            let ty = schema.value_type();
+            let ty = &schema.ty;
             let raw = req.raw_state.unwrap_or_default();
             if raw.json.is_empty() {
                 if !raw.flatmap.is_empty() {
@@ -356,14 +380,14 @@ impl pb::provider_server::Provider for ProviderService {
                 return resp;
             }
             let value = if req.version == schema.version {
-                ok_or_respond!(codec::decode_json(&raw.json, &ty).map_err(|e| state_error(&e)), resp)
+                ok_or_respond!(codec::decode_json(&raw.json, ty).map_err(|e| state_error(&e)), resp)
             } else if req.version < schema.version {
                 let json: serde_json::Value = ok_or_respond!(
                     serde_json::from_slice(&raw.json).map_err(|e| state_error(&e.to_string().into())),
                     resp
                 );
                 let upgraded = ok_or_respond!(res.upgrade_state(req.version, json), resp);
-                ok_or_respond!(codec::json_to_value(&upgraded, &ty).map_err(|e| state_error(&e)), resp)
+                ok_or_respond!(codec::json_to_value(&upgraded, ty).map_err(|e| state_error(&e)), resp)
             } else {
                 let d = Diagnostic::error(
                     "State from a newer provider",
@@ -376,7 +400,7 @@ impl pb::provider_server::Provider for ProviderService {
                 resp.diagnostics = diagnostics_to_proto(&d.into());
                 return resp;
             };
-            resp.upgraded_state = Some(ok_or_respond!(encode(&value, &ty, "upgraded state"), resp));
+            resp.upgraded_state = Some(ok_or_respond!(encode(&value, ty, "upgraded state"), resp));
             resp
         })
         .await
@@ -406,8 +430,8 @@ impl pb::provider_server::Provider for ProviderService {
         let req = req.into_inner();
         guarded(&self.inner.in_flight, "ConfigureProvider", async move {
             let mut resp = pb::configure_provider::Response::default();
-            let ty = inner.catalog().provider_schema.value_type();
-            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "provider configuration"), resp);
+            let ty = &inner.catalog().provider_schema.ty;
+            let config = ok_or_respond!(decode(req.config.as_ref(), ty, "provider configuration"), resp);
             let ctx = inner.ctx();
             resp.diagnostics = diagnostics_to_proto(&inner.provider.configure(&ctx, &config).await);
             resp
@@ -424,8 +448,8 @@ impl pb::provider_server::Provider for ProviderService {
                 ..Default::default()
             };
             let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
-            let ty = schema.value_type();
-            let state = ok_or_respond!(decode(req.current_state.as_ref(), &ty, "current state"), resp);
+            let ty = &schema.ty;
+            let state = ok_or_respond!(decode(req.current_state.as_ref(), ty, "current state"), resp);
             if state.is_null() {
                 resp.new_state = Some(null_value());
                 return resp;
@@ -440,7 +464,7 @@ impl pb::provider_server::Provider for ProviderService {
                 None => Value::Null,
             };
             resp.diagnostics = diagnostics_to_proto(&diags);
-            resp.new_state = Some(ok_or_respond!(encode(&new_state, &ty, "new state"), resp));
+            resp.new_state = Some(ok_or_respond!(encode(&new_state, ty, "new state"), resp));
             resp
         })
         .await
@@ -455,10 +479,10 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "PlanResourceChange", async move {
             let mut resp = pb::plan_resource_change::Response::default();
             let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
-            let ty = schema.value_type();
-            let prior = ok_or_respond!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
-            let proposed = ok_or_respond!(decode(req.proposed_new_state.as_ref(), &ty, "proposed new state"), resp);
-            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "configuration"), resp);
+            let ty = &schema.ty;
+            let prior = ok_or_respond!(decode(req.prior_state.as_ref(), ty, "prior state"), resp);
+            let proposed = ok_or_respond!(decode(req.proposed_new_state.as_ref(), ty, "proposed new state"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), ty, "configuration"), resp);
             let ctx = inner.ctx();
             let (plan, diags) =
                 planning::plan_resource(res.as_ref(), &ctx, &schema, prior, proposed, config, req.prior_private).await;
@@ -466,7 +490,7 @@ impl pb::provider_server::Provider for ProviderService {
             if diags.has_errors() {
                 return resp;
             }
-            resp.planned_state = Some(ok_or_respond!(encode(&plan.planned, &ty, "planned state"), resp));
+            resp.planned_state = Some(ok_or_respond!(encode(&plan.planned, ty, "planned state"), resp));
             resp.requires_replace = plan.requires_replace.iter().map(path_to_proto).collect();
             resp.planned_private = plan.private;
             resp
@@ -483,10 +507,10 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "ApplyResourceChange", async move {
             let mut resp = pb::apply_resource_change::Response::default();
             let (res, schema) = ok_or_respond!(inner.resource(&req.type_name), resp);
-            let ty = schema.value_type();
-            let prior = ok_or_respond!(decode(req.prior_state.as_ref(), &ty, "prior state"), resp);
-            let planned = ok_or_respond!(decode(req.planned_state.as_ref(), &ty, "planned state"), resp);
-            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "configuration"), resp);
+            let ty = &schema.ty;
+            let prior = ok_or_respond!(decode(req.prior_state.as_ref(), ty, "prior state"), resp);
+            let planned = ok_or_respond!(decode(req.planned_state.as_ref(), ty, "planned state"), resp);
+            let config = ok_or_respond!(decode(req.config.as_ref(), ty, "configuration"), resp);
             let ctx = inner.ctx();
             let private = req.planned_private;
 
@@ -516,7 +540,7 @@ impl pb::provider_server::Provider for ProviderService {
                 }
             };
             resp.diagnostics = diagnostics_to_proto(&diags);
-            resp.new_state = Some(ok_or_respond!(encode(&new_state, &ty, "new state"), resp));
+            resp.new_state = Some(ok_or_respond!(encode(&new_state, ty, "new state"), resp));
             resp
         })
         .await
@@ -534,7 +558,7 @@ impl pb::provider_server::Provider for ProviderService {
             let out = res.import(&inner.ctx(), &req.id).await;
             resp.diagnostics = diagnostics_to_proto(&out.diagnostics);
             if let Some(state) = out.state {
-                let state = ok_or_respond!(encode(&state, &schema.value_type(), "imported state"), resp);
+                let state = ok_or_respond!(encode(&state, &schema.ty, "imported state"), resp);
                 resp.imported_resources
                     .push(pb::import_resource_state::ImportedResource {
                         type_name: req.type_name.clone(),
@@ -573,14 +597,14 @@ impl pb::provider_server::Provider for ProviderService {
         guarded(&self.inner.in_flight, "ReadDataSource", async move {
             let mut resp = pb::read_data_source::Response::default();
             let (ds, schema) = ok_or_respond!(inner.data_source(&req.type_name), resp);
-            let ty = schema.value_type();
-            let config = ok_or_respond!(decode(req.config.as_ref(), &ty, "data source configuration"), resp);
+            let ty = &schema.ty;
+            let config = ok_or_respond!(decode(req.config.as_ref(), ty, "data source configuration"), resp);
             let out = ds.read(&inner.ctx(), &config).await;
             let mut diags = out.diagnostics;
             match out.state {
                 Some(s) => {
                     let s = planning::settle_state(&schema, None, s, &mut diags);
-                    resp.state = Some(ok_or_respond!(encode(&s, &ty, "data source state"), resp));
+                    resp.state = Some(ok_or_respond!(encode(&s, ty, "data source state"), resp));
                 }
                 None if !diags.has_errors() => diags.push(Diagnostic::error(
                     "Provider bug: data source returned nothing",
@@ -828,6 +852,19 @@ mod tests {
         let v = codec::decode_msgpack(&r.upgraded_state.unwrap().msgpack, &ty).unwrap();
         assert_eq!(v.get("name"), &Value::string("n"));
         assert!(v.get("timeouts").is_null());
+    }
+
+    #[test]
+    fn catalog_types_are_the_schemas_types() {
+        let s = svc();
+        let cat = s.inner.catalog();
+        assert_eq!(cat.provider_schema.ty, TestProvider.schema().value_type());
+        let (_, thing) = s.inner.resource("test_thing").unwrap();
+        assert_eq!(thing.ty, Thing.schema().value_type());
+        assert_eq!(thing.block.attributes.len(), Thing.schema().block.attributes.len());
+        // The same entry (one type per process), not a new one per lookup.
+        let (_, again) = s.inner.resource("test_thing").unwrap();
+        assert!(Arc::ptr_eq(&thing, &again));
     }
 
     #[tokio::test]
