@@ -917,3 +917,43 @@ async fn a_tls_connection_dropped_by_the_server_is_retried_for_idempotent_reques
     assert_eq!(r.status_codes.get("io").copied(), Some(r.total.failures), "{r:?}");
     assert!((10..=20).contains(&r.total.failures), "{r:?}");
 }
+
+#[tokio::test]
+async fn http2_requests_index_their_headers_and_arrive_whole() {
+    // The engine's HPACK encoder sends each literal once per connection and an index after: a
+    // real decoder (hyper's) must read every request of a connection in full, for two different
+    // requests taking turns.
+    trust_test_cert();
+    let target = TargetServer::start_tls(TargetConfig::default());
+    let mut headers = BTreeMap::new();
+    headers.insert("X-Test".to_string(), "yes".to_string());
+    let a = RequestSpec {
+        headers,
+        ..get(target.url("/a?q=1"))
+    };
+    let b = RequestSpec {
+        method: "POST".into(),
+        body: "{\"b\":2}".into(),
+        ..get(target.url("/b"))
+    };
+    let r = run_ok(&[a, b], &load(1, 0, 2000), &opts(30)).await;
+    assert_consistent(&r);
+    assert_eq!(r.total.successes, 30, "{r:?}");
+    assert_eq!(target.connections(), 1);
+    let seen = target.captured();
+    assert_eq!(seen.len(), 30);
+    for (i, c) in seen.iter().enumerate() {
+        assert_eq!(c.version, http::Version::HTTP_2);
+        let agent = c.header("user-agent").unwrap_or_default();
+        assert!(agent.starts_with("terraform-provider-dlt/"), "{i}: {c:?}");
+        if i % 2 == 0 {
+            assert_eq!((c.method.as_str(), c.path.as_str()), ("GET", "/a?q=1"), "{i}");
+            assert_eq!(c.header("x-test"), Some("yes"), "{i}");
+        } else {
+            assert_eq!((c.method.as_str(), c.path.as_str()), ("POST", "/b"), "{i}");
+            assert_eq!(c.header("content-length"), Some("7"), "{i}");
+            assert_eq!(c.header("x-test"), None, "{i}");
+            assert_eq!(c.body, b"{\"b\":2}");
+        }
+    }
+}

@@ -12,10 +12,12 @@
 //!   used (so after a GiB of bodies, not per request): the server never waits for us, and no
 //!   request costs a WINDOW_UPDATE frame. Bodies are never buffered, so a large window costs no
 //!   memory: DATA payloads are counted and skipped in place, whatever their size.
-//! - **Requests are encoded once per plan request** ([`H2Request`]): their header block uses
-//!   static-table indices and literals without indexing (so the encoder has no state and the
-//!   server's table is never filled by us) and is copied out as is; only the frame headers
-//!   (stream id) are written per request.
+//! - **Requests are encoded once per plan request** ([`H2Request`]): each field as a static-table
+//!   index or a literal with incremental indexing. The connection's encoder (`hpack::Encoder`, a
+//!   fixed ring) sends a literal the first time and its dynamic-table index after, as browsers
+//!   and h2load do: the server decodes a few bytes per request, not the authority and user agent
+//!   again. A block that needs CONTINUATION frames, or a server that shrinks its table, gets the
+//!   stateless form (literals without indexing).
 //! - **The server's dynamic table is honoured with the default 4096 bytes** (see `hpack.rs` for
 //!   why): it keeps only lengths and the `:status` of each entry, in a fixed ring.
 //!
@@ -53,6 +55,7 @@ const END_HEADERS: u8 = 0x4;
 const PADDED: u8 = 0x8;
 const PRIORITY_FLAG: u8 = 0x20;
 
+const SETTINGS_HEADER_TABLE_SIZE: u16 = 0x1;
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
 const SETTINGS_MAX_CONCURRENT_STREAMS: u16 = 0x3;
 const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
@@ -78,9 +81,19 @@ const MAX_BLOCK: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct H2Request {
     /// The HPACK header block: static-table indices and literals without indexing, no Huffman.
+    /// Sent when indexing is off or the block needs CONTINUATION frames.
     block: Box<[u8]>,
+    /// The same fields for the connection's [`hpack::Encoder`], which sends a literal once and
+    /// indexes it after (as browsers, nghttp2 and h2load do), so the server decodes a few index
+    /// bytes per request instead of the authority and user agent.
+    fields: Box<[hpack::ReqField]>,
+    /// Tells this request's fields apart from other requests' in the encoder's table.
+    id: u32,
     body: Bytes,
 }
+
+/// Ids of [`H2Request`]s, unique in the process.
+static NEXT_REQUEST_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Dropped from requests: connection-specific fields are malformed in HTTP/2 (RFC 9113 8.2.2);
 /// `content-length` is written by the codec from the body.
@@ -137,19 +150,29 @@ impl H2Request {
         if authority.is_empty() || !authority.bytes().all(|b| b.is_ascii_graphic() || b >= 0x80) {
             return Err(format!("invalid authority {authority:?}"));
         }
+        let length = (!body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH")).then(|| body.len().to_string());
+        let all = [
+            (":method", method),
+            (":scheme", scheme),
+            (":authority", authority),
+            (":path", path),
+        ]
+        .into_iter()
+        .chain(regular.iter().map(|(n, v)| (n.as_str(), *v)))
+        .chain(length.as_deref().map(|l| ("content-length", l)));
         let mut block = Vec::with_capacity(32 + authority.len() + path.len());
-        hpack::encode_field(&mut block, ":method", method);
-        hpack::encode_field(&mut block, ":scheme", scheme);
-        hpack::encode_field(&mut block, ":authority", authority);
-        hpack::encode_field(&mut block, ":path", path);
-        for (name, value) in &regular {
+        let mut fields = Vec::new();
+        for (name, value) in all {
             hpack::encode_field(&mut block, name, value);
+            fields.push(hpack::request_field(name, value));
         }
-        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
-            hpack::encode_field(&mut block, "content-length", &body.len().to_string());
+        if fields.len() > 1 << 16 {
+            return Err("too many header fields".into());
         }
         Ok(H2Request {
             block: block.into_boxed_slice(),
+            fields: fields.into_boxed_slice(),
+            id: NEXT_REQUEST_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             body,
         })
     }
@@ -234,6 +257,7 @@ struct Continuing {
 /// One HTTP/2 connection's client side, one stream at a time.
 pub(crate) struct H2Client {
     hpack: Decoder,
+    encoder: hpack::Encoder,
     head: [u8; 9],
     head_len: usize,
     rx: Rx,
@@ -304,6 +328,7 @@ impl H2Client {
         window_update(out, 0, WINDOW - DEFAULT_WINDOW);
         H2Client {
             hpack: Decoder::new(hpack::TABLE_SIZE),
+            encoder: hpack::Encoder::new(),
             head: [0; 9],
             head_len: 0,
             rx: Rx::Head,
@@ -369,6 +394,22 @@ impl H2Client {
         self.end_stream_sent = req.body.is_empty();
 
         let max = self.peer_max_frame;
+        // Indexed, a block is never longer than the literal one plus a size update and a byte
+        // per field (a name index re-encoded with another prefix).
+        if req.block.len() + req.fields.len() + 8 <= max {
+            let flags = END_HEADERS | if self.end_stream_sent { END_STREAM } else { 0 };
+            let at = out.len();
+            frame_head(out, 0, HEADERS, flags, id);
+            let start = out.len();
+            for (i, field) in req.fields.iter().enumerate() {
+                self.encoder.encode(out, req.id << 16 | i as u32, field);
+            }
+            let len = (out.len() - start) as u32;
+            out[at..at + 3].copy_from_slice(&len.to_be_bytes()[1..]);
+            self.pending = req.body.clone();
+            self.flush_body(out);
+            return Ok(());
+        }
         let (first, mut rest) = req.block.split_at(req.block.len().min(max));
         let mut flags = if self.end_stream_sent { END_STREAM } else { 0 };
         if rest.is_empty() {
@@ -802,7 +843,7 @@ impl H2Client {
                     }
                     self.peer_max_frame = value as usize;
                 }
-                // HEADER_TABLE_SIZE sizes the server's decoder, which our literals never fill;
+                SETTINGS_HEADER_TABLE_SIZE => self.encoder.set_max(value as usize),
                 // MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored.
                 _ => {}
             }

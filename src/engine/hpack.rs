@@ -442,6 +442,161 @@ pub(crate) fn encode_field(out: &mut Vec<u8>, name: &str, value: &str) {
     encode_string(out, value.as_bytes());
 }
 
+/// A request field, encoded once per plan request for either way of sending it.
+#[derive(Debug, Clone)]
+pub(crate) enum ReqField {
+    /// The static table has the pair: an index, the same on every request.
+    Static(Box<[u8]>),
+    /// A literal: `insert` is its "literal with incremental indexing" form, which also adds it to
+    /// the server's dynamic table (an entry of `size` octets, RFC 7541 4.1); once there, a
+    /// one- or two-byte index sends it again.
+    Literal { insert: Box<[u8]>, size: usize },
+}
+
+/// Encodes a field for [`ReqField`]: the static table's pair index, or a literal with incremental
+/// indexing (with the static table's name index when it has the name).
+pub(crate) fn request_field(name: &str, value: &str) -> ReqField {
+    let mut name_index = 0;
+    for (i, &(n, v)) in STATIC.iter().enumerate() {
+        if n == name {
+            if v == value {
+                let mut out = Vec::with_capacity(2);
+                encode_integer(&mut out, 0x80, 7, i + 1);
+                return ReqField::Static(out.into_boxed_slice());
+            }
+            if name_index == 0 {
+                name_index = i + 1;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(4 + name.len() + value.len());
+    encode_integer(&mut out, 0x40, 6, name_index);
+    if name_index == 0 {
+        encode_string(&mut out, name.as_bytes());
+    }
+    encode_string(&mut out, value.as_bytes());
+    ReqField::Literal {
+        insert: out.into_boxed_slice(),
+        size: name.len() + value.len() + 32,
+    }
+}
+
+/// The encoder's copy of the server's dynamic table, which only our requests' literals fill:
+/// which field (a plan request's id and the field's place in it) each entry holds, newest last.
+/// A fixed ring, so sending a request never allocates.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    keys: [u32; MAX_ENTRIES],
+    sizes: [u16; MAX_ENTRIES],
+    /// Index of the oldest entry in the ring, and how many there are.
+    first: usize,
+    len: usize,
+    size: usize,
+    /// The table's capacity (the server's SETTINGS_HEADER_TABLE_SIZE, default 4096); 0 turns
+    /// indexing off.
+    capacity: usize,
+    /// The next header block must start with a table size update to `capacity`.
+    update: bool,
+}
+
+impl Encoder {
+    pub(crate) fn new() -> Encoder {
+        Encoder {
+            keys: [0; MAX_ENTRIES],
+            sizes: [0; MAX_ENTRIES],
+            first: 0,
+            len: 0,
+            size: 0,
+            capacity: TABLE_SIZE,
+            update: false,
+        }
+    }
+
+    /// The server's SETTINGS_HEADER_TABLE_SIZE. Below the default (the most this encoder uses),
+    /// indexing stops: the table is emptied with a size update to 0 at the next block.
+    pub(crate) fn set_max(&mut self, max: usize) {
+        if max < TABLE_SIZE && self.capacity > 0 {
+            self.capacity = 0;
+            self.first = 0;
+            self.len = 0;
+            self.size = 0;
+            self.update = true;
+        }
+    }
+
+    /// Appends `field` (field `key` of a request): an index when the server's table holds it,
+    /// else its literal, which the server then adds to its table.
+    pub(crate) fn encode(&mut self, out: &mut Vec<u8>, key: u32, field: &ReqField) {
+        if self.update {
+            encode_integer(out, 0x20, 5, self.capacity);
+            self.update = false;
+        }
+        let (insert, size) = match field {
+            ReqField::Static(bytes) => return out.extend_from_slice(bytes),
+            ReqField::Literal { insert, size } => (insert, *size),
+        };
+        if self.capacity == 0 {
+            // The same literal without indexing: only its first byte's pattern differs.
+            return encode_without_indexing(out, insert);
+        }
+        for age in 0..self.len {
+            // `age` 0 is the newest entry: dynamic index 62.
+            let at = (self.first + self.len - 1 - age) % MAX_ENTRIES;
+            if self.keys[at] == key {
+                encode_integer(out, 0x80, 7, STATIC.len() + 1 + age);
+                return;
+            }
+        }
+        out.extend_from_slice(insert);
+        if size > self.capacity {
+            // A too-large entry empties the server's table and is not added (RFC 7541 4.4).
+            self.first = 0;
+            self.len = 0;
+            self.size = 0;
+            return;
+        }
+        while self.size + size > self.capacity || self.len == MAX_ENTRIES {
+            self.size -= usize::from(self.sizes[self.first]);
+            self.first = (self.first + 1) % MAX_ENTRIES;
+            self.len -= 1;
+        }
+        let at = (self.first + self.len) % MAX_ENTRIES;
+        self.keys[at] = key;
+        self.sizes[at] = size as u16;
+        self.len += 1;
+        self.size += size;
+    }
+}
+
+/// Re-encodes a "literal with incremental indexing" field as a literal without indexing.
+fn encode_without_indexing(out: &mut Vec<u8>, insert: &[u8]) {
+    // 01xxxxxx (6-bit name index) becomes 0000xxxx (4-bit): re-encode the index, copy the rest.
+    let mut rest = insert;
+    let (index, used) = decode_prefix(rest, 6);
+    rest = &rest[used..];
+    encode_integer(out, 0x00, 4, index);
+    out.extend_from_slice(rest);
+}
+
+/// Decodes an HPACK integer with an `n`-bit prefix from bytes this module encoded.
+fn decode_prefix(b: &[u8], n: u32) -> (usize, usize) {
+    let mask = (1usize << n) - 1;
+    let Some(&first) = b.first() else { return (0, 0) };
+    let mut value = usize::from(first) & mask;
+    if value < mask {
+        return (value, 1);
+    }
+    let mut shift = 0;
+    for (i, &byte) in b.iter().enumerate().skip(1) {
+        value += usize::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (value, b.len())
+}
+
 /// The static table (RFC 7541 Appendix A); index `i` is `STATIC[i - 1]`.
 const STATIC: [(&str, &str); 61] = [
     (":authority", ""),
@@ -856,6 +1011,62 @@ const HUFFMAN: [(u32, u8); 257] = [
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_request_encoder_indexes_literals_and_mirrors_the_servers_table() {
+        // The server's side is this module's decoder, which checks every index it is sent.
+        let fields = |path: &str, agent: &str| {
+            [
+                (":method", "GET".to_string()),
+                (":scheme", "https".to_string()),
+                (":authority", "app.example.com:8443".to_string()),
+                (":path", path.to_string()),
+                ("user-agent", agent.to_string()),
+            ]
+            .map(|(n, v)| request_field(n, &v))
+        };
+        let a = fields("/a", "engine/1");
+        let b = fields("/b", "engine/1");
+        let (mut enc, mut dec) = (Encoder::new(), Decoder::new(TABLE_SIZE));
+        let mut send = |enc: &mut Encoder, id: u32, req: &[ReqField]| {
+            let mut block = Vec::new();
+            for (i, f) in req.iter().enumerate() {
+                enc.encode(&mut block, id << 16 | i as u32, f);
+            }
+            let mut n = 0;
+            dec.decode(&block, |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}: {block:02x?}"));
+            assert_eq!(n, req.len());
+            (block.len(), dec.table_size(), dec.entries().len())
+        };
+        let first = send(&mut enc, 1, &a);
+        assert_eq!((first.1, first.2), (enc.size, enc.len));
+        assert_eq!(enc.len, 3, "authority, path and agent are inserted");
+        // Again: every field is one index byte.
+        assert_eq!(send(&mut enc, 1, &a), (5, enc.size, enc.len));
+        // Another request's literals go in too; then both requests are all indices.
+        let other = send(&mut enc, 2, &b);
+        assert_eq!((other.1, other.2), (enc.size, 6));
+        assert_eq!(send(&mut enc, 1, &a).0, 5);
+        assert_eq!(send(&mut enc, 2, &b).0, 5);
+        // Large distinct fields evict the oldest entries; the two tables stay the same.
+        for id in 3..40 {
+            let big = fields(&format!("/{}", "x".repeat(300 + id as usize)), "engine/1");
+            let (_, size, len) = send(&mut enc, id, &big);
+            assert_eq!((size, len), (enc.size, enc.len), "request {id}");
+            assert!(enc.size <= TABLE_SIZE);
+        }
+        // A server that shrinks its table: a size update to 0, then literals without indexing.
+        enc.set_max(1024);
+        let (_, size, len) = send(&mut enc, 1, &a);
+        assert_eq!((size, len), (0, 0));
+        let (again, size, _) = send(&mut enc, 1, &a);
+        assert_eq!(size, 0);
+        assert!(again > 20, "literals again: {again}");
+    }
 
     pub(crate) fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
