@@ -1,8 +1,8 @@
 //! The local engine's open model (`load.arrival_rate`) under real Terraform, against loopback
 //! targets: latency counted from each request's scheduled time (a stalled target shows in the
 //! percentiles, where the closed model hides it), requests dropped for want of a user and gated,
-//! the achieved rate, and the plan-time errors. Every run lasts at most 4 s, at most a few
-//! thousand requests.
+//! the achieved rate, an HTTPS target over HTTP/2, and the plan-time errors. Every run lasts at
+//! most 4 s, at most a few thousand requests.
 
 mod support;
 
@@ -194,5 +194,28 @@ fn the_open_model_is_refused_at_plan_on_dlt_and_with_bad_rates() {
             assert!(text.contains(says), "{load}: {text}");
             assert!(text.contains("arrival_rate") || text.contains("start_rate"), "{text}");
         }
+    });
+}
+
+#[test]
+fn the_open_model_paces_an_https_target_over_http2() {
+    with_terraform(|tf| {
+        // HTTPS runs on the same poll loop, so the schedule holds there too.
+        let target = TargetServer::start_tls(TargetConfig::default());
+        let ws = Workspace::new(tf, "");
+        std::fs::write(ws.path().join("ca.pem"), support::target::test_cert_pem()).expect("write bundle");
+        let hcl = test_run_resource(
+            "tls",
+            &target.url("/"),
+            r#"    ca_bundle = "ca.pem""#,
+            "  load = { concurrency = 4, hold_for = \"2s\", arrival_rate = 100 }\n  gates = { max_dropped = 0, min_success_rate = 100 }\n",
+        );
+        ws.write_config(&hcl);
+        ws.apply().assert_ok();
+        let r = results(&ws, "tls");
+        assert!((170.0..=200.0).contains(&num(&r, "requests")), "{r}");
+        assert_eq!(num(&r, "dropped"), 0.0, "{r}");
+        assert!(target.connections() <= 4, "at most concurrency users");
+        assert_eq!(target.captured()[0].version, http::Version::HTTP_2);
     });
 }
