@@ -194,6 +194,33 @@ impl Conn {
         }
     }
 
+    /// Takes what the socket holds into `scratch`, peeked while the response is peeked: the byte
+    /// count (0 at the end of the stream), or `None` when nothing is there. A short read took
+    /// everything, so it clears `readable` (newer bytes bring a new edge).
+    fn recv_ciphertext(&mut self, scratch: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            let got = if self.peeking {
+                self.stream.peek(scratch).inspect(|&n| self.unread += n)
+            } else {
+                self.stream.read(scratch)
+            };
+            match got {
+                Ok(n) => {
+                    if n < scratch.len() {
+                        self.readable = false;
+                    }
+                    return Ok(Some(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Ok(None);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Reads the response over TLS: ciphertext is peeked or read into `scratch` (the same socket
     /// discipline as plain TCP), handed to rustls, and the plaintext goes through the parser.
     fn read_tls(&mut self, scratch: &mut [u8]) -> io::Result<Option<Response>> {
@@ -213,23 +240,9 @@ impl Conn {
             if !self.readable {
                 return Ok(None);
             }
-            let got = if self.peeking {
-                self.stream.peek(scratch).inspect(|&n| self.unread += n)
-            } else {
-                self.stream.read(scratch)
+            let Some(n) = self.recv_ciphertext(scratch)? else {
+                return Ok(None);
             };
-            let n = match got {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Ok(None);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if n < scratch.len() {
-                self.readable = false;
-            }
             if n == 0 {
                 // The end of the stream: rustls tells a clean close (close_notify) from a cut one.
                 tls.read_tls(&mut &[][..])?;
@@ -309,19 +322,12 @@ impl Conn {
             if !self.readable {
                 return Ok(false);
             }
-            let n = match self.stream.read(scratch) {
-                Ok(0) => return Err(TlsReason::HandshakeFailure),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(TlsReason::HandshakeFailure),
+            // Not peeking yet: the handshake's records leave the socket as they are read.
+            let n = match self.recv_ciphertext(scratch) {
+                Ok(Some(0)) | Err(_) => return Err(TlsReason::HandshakeFailure),
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(false),
             };
-            if n < scratch.len() {
-                self.readable = false;
-            }
             let mut rest = &scratch[..n];
             while !rest.is_empty() {
                 tls.read_tls(&mut rest).map_err(|_| TlsReason::HandshakeFailure)?;
@@ -407,23 +413,9 @@ impl Conn {
             if !self.readable {
                 return Ok(None);
             }
-            let got = if self.peeking {
-                self.stream.peek(scratch).inspect(|&n| self.unread += n)
-            } else {
-                self.stream.read(scratch)
+            let Some(n) = self.recv_ciphertext(scratch)? else {
+                return Ok(None);
             };
-            let n = match got {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Ok(None);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if n < scratch.len() {
-                self.readable = false;
-            }
             if n == 0 {
                 tls.read_tls(&mut &[][..])?;
                 continue;
